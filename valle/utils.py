@@ -1,0 +1,66 @@
+"""Small helpers shared by every stage: logging setup, atomic writes, thread control."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
+
+
+def setup_logging(verbose: int = 0) -> None:
+    """Configure root logging once for a command-line run (library code never calls this).
+
+    Args:
+        verbose: 0 = INFO, >=1 = DEBUG, negative = WARNING only.
+    """
+    level = logging.DEBUG if verbose > 0 else logging.INFO if verbose == 0 else logging.WARNING
+    logging.basicConfig(level=level, format=LOG_FORMAT, datefmt="%H:%M:%S", force=True)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    Why: a crash or SIGKILL half-way through writing a checkpoint or manifest must never leave a
+    truncated file under the final name (a rerun would treat it as finished).
+
+    Example:
+        with atomic_write("out/cuts.jsonl.gz") as tmp:
+            cuts.to_file(tmp)
+    """
+    del mode  # the caller opens the temporary path itself, in whatever mode it needs
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Keep the real suffix(es) so libraries that pick a format from the name (".jsonl.gz") still work.
+    suffix = "".join(target.suffixes)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def set_num_threads(num_threads: int | None) -> None:
+    """Set torch's intra-op threads when `num_threads` is given (None leaves torch's default).
+
+    On a loaded 2-core machine 2 threads can be far slower than 1 for small ops, so every command
+    that runs a model exposes this as `--num-threads`.
+    """
+    if num_threads is None:
+        return
+    if num_threads < 1:
+        from valle.errors import InvalidInputError
+
+        raise InvalidInputError(f"--num-threads must be >= 1, got {num_threads}")
+    import torch
+
+    torch.set_num_threads(num_threads)
