@@ -1,0 +1,51 @@
+"""The command line: help, version, and the one-line / exit-code-2 error contract."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from valle import __version__
+from valle.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "valle", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_subcommands() -> None:
+    out = run_cli("--help")
+    assert out.returncode == 0
+    assert "synth-corpus" in out.stdout
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_unknown_flag_is_one_line_exit_2() -> None:
+    out = run_cli("synth-corpus", "--out", "x", "--speakers", "many")
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "invalid int value" in lines[0], out.stderr
+
+
+def test_user_error_is_one_line_exit_2_without_traceback(tmp_path: Path) -> None:
+    out = run_cli("synth-corpus", "--out", str(tmp_path / "c"), "--speakers", "1")
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--speakers must be >= 2" in lines[0], out.stderr
+
+
+def test_synth_corpus_command_writes_corpus(tmp_path: Path) -> None:
+    out = run_cli("-q", "synth-corpus", "--out", str(tmp_path / "c"), "--speakers", "2",
+                  "--utterances-per-speaker", "2", "--no-flite")
+    assert out.returncode == 0, out.stderr
+    assert len(list((tmp_path / "c").rglob("*.wav"))) == 4
