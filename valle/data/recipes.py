@@ -1,0 +1,144 @@
+"""The recipes' Python side: split LJSpeech, combine tokenized parts into cuts_{train,dev,test}, statistics.
+
+Splits follow lifeiteng/vall-e's egs/*/prepare.sh:
+    libritts   train = train-clean-100 + train-clean-360 + train-other-500 (those present),
+               dev = dev-clean, test = test-clean
+    synthetic  as libritts (the corpus generator writes the LibriTTS layout)
+    aishell    dev = the first 400 dev cuts, train = train + the other dev cuts, test = test
+    ljspeech   manifests split before tokenizing: train = first 12,500, dev = next 200, test = last 400 of
+               13,100 (a smaller corpus keeps the same proportions, at least one item each)
+    custom     train/dev/test parts made by `valle prepare-folder`, copied as they are
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from lhotse import CutSet, load_manifest, load_manifest_lazy
+
+from valle.data.config import TEXT_TOKENS_KEY
+from valle.errors import InvalidInputError, MissingFileError
+from valle.utils import atomic_write
+
+logger = logging.getLogger(__name__)
+
+RECIPES = ("libritts", "synthetic", "aishell", "ljspeech", "custom")
+LIBRITTS_TRAIN = ("train-clean-100", "train-clean-360", "train-other-500")
+LJSPEECH_SPLIT = (12_500, 200, 400)  # train, dev, test of 13,100 utterances
+
+
+def _parts(recipe: str) -> tuple[str, dict[str, list[str]]]:
+    """(manifest prefix, {split: [tokenized parts]}) for a recipe."""
+    if recipe in ("libritts", "synthetic"):
+        return "libritts", {"train": list(LIBRITTS_TRAIN), "dev": ["dev-clean"], "test": ["test-clean"]}
+    if recipe in ("ljspeech", "custom"):
+        return recipe, {"train": ["train"], "dev": ["dev"], "test": ["test"]}
+    if recipe == "aishell":
+        return "aishell", {"train": ["train"], "dev": ["dev"], "test": ["test"]}
+    raise InvalidInputError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+
+
+def _write_cuts(cuts: CutSet, path: Path) -> None:
+    with atomic_write(path) as tmp:
+        cuts.to_file(tmp)
+
+
+def combine_splits(recipe: str, tokenized_dir: Path, suffix: str = "jsonl.gz") -> dict[str, Path]:
+    """Write `cuts_{train,dev,test}.jsonl.gz` in `tokenized_dir` from its `{prefix}_cuts_{part}` files."""
+    prefix, splits = _parts(recipe)
+    tokenized_dir = Path(tokenized_dir)
+    found = {
+        split: [p for part in parts if (p := tokenized_dir / f"{prefix}_cuts_{part}.{suffix}").is_file()]
+        for split, parts in splits.items()
+    }
+    for split, paths in found.items():
+        if not paths:
+            raise MissingFileError(
+                f"no tokenized {split} part in {tokenized_dir} (looked for {prefix}_cuts_{{{','.join(splits[split])}}}"
+                f".{suffix}); run 'valle tokenize' first"
+            )
+    out: dict[str, Path] = {}
+    sets = {split: CutSet.from_cuts(c for p in paths for c in load_manifest_lazy(p)) for split, paths in found.items()}
+    if recipe == "aishell":
+        dev = list(sets["dev"])
+        sets["dev"] = CutSet.from_cuts(dev[:400])
+        sets["train"] = CutSet.from_cuts(list(sets["train"]) + dev[400:])
+    for split, cuts in sets.items():
+        out[split] = tokenized_dir / f"cuts_{split}.{suffix}"
+        _write_cuts(cuts, out[split])
+    return out
+
+
+def split_counts(n: int) -> tuple[int, int, int]:
+    """LJSpeech's 12,500 / 200 / 400 split, or the same proportions for a corpus of another size."""
+    if n < 3:
+        raise InvalidInputError(f"need at least 3 utterances to make train/dev/test splits, found {n}")
+    total = sum(LJSPEECH_SPLIT)
+    if n >= total:
+        return n - LJSPEECH_SPLIT[1] - LJSPEECH_SPLIT[2], LJSPEECH_SPLIT[1], LJSPEECH_SPLIT[2]
+    dev = max(1, round(n * LJSPEECH_SPLIT[1] / total))
+    test = max(1, round(n * LJSPEECH_SPLIT[2] / total))
+    return n - dev - test, dev, test
+
+
+def split_manifests(manifest_dir: Path, prefix: str = "ljspeech", part: str = "all", suffix: str = "jsonl.gz") -> None:
+    """Split `{prefix}_{recordings,supervisions}_{part}` into train/dev/test parts (in file order, as the reference)."""
+    manifest_dir = Path(manifest_dir)
+    for kind in ("recordings", "supervisions"):
+        src = manifest_dir / f"{prefix}_{kind}_{part}.{suffix}"
+        if not src.is_file():
+            raise MissingFileError(f"{src} not found; run 'lhotse prepare {prefix}' first")
+        items = list(load_manifest(src))
+        n_train, n_dev, _ = split_counts(len(items))
+        pieces = {"train": items[:n_train], "dev": items[n_train : n_train + n_dev], "test": items[n_train + n_dev :]}
+        for split, chunk in pieces.items():
+            manifest = type(load_manifest(src)).from_items(chunk)
+            with atomic_write(manifest_dir / f"{prefix}_{kind}_{split}.{suffix}") as tmp:
+                manifest.to_file(tmp)
+
+
+@dataclass
+class CutStats:
+    """Summary of one cut manifest (printed by the recipes after combining)."""
+
+    name: str
+    cuts: int
+    hours: float
+    speakers: int
+    mean_duration: float
+    max_duration: float
+    mean_text_tokens: float
+    max_text_tokens: int
+
+    def row(self) -> str:
+        return (
+            f"| {self.name} | {self.cuts} | {self.hours:.3f} | {self.speakers} | {self.mean_duration:.2f} | "
+            f"{self.max_duration:.2f} | {self.mean_text_tokens:.1f} | {self.max_text_tokens} |"
+        )
+
+
+STATS_HEADER = "| split | cuts | hours | speakers | mean s | max s | mean tokens | max tokens |\n|---|---|---|---|---|---|---|---|"
+
+
+def cut_stats(path: Path) -> CutStats:
+    durations, tokens, speakers = [], [], set()
+    for cut in load_manifest_lazy(path):
+        durations.append(cut.duration)
+        sup = cut.supervisions[0]
+        speakers.add(sup.speaker)
+        tokens.append(len((sup.custom or {}).get(TEXT_TOKENS_KEY, {}).get("text", [])))
+    if not durations:
+        return CutStats(Path(path).name, 0, 0.0, 0, 0.0, 0.0, 0.0, 0)
+    return CutStats(
+        name=Path(path).name,
+        cuts=len(durations),
+        hours=sum(durations) / 3600,
+        speakers=len(speakers),
+        mean_duration=statistics.fmean(durations),
+        max_duration=max(durations),
+        mean_text_tokens=statistics.fmean(tokens),
+        max_text_tokens=max(tokens),
+    )
