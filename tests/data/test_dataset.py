@@ -56,7 +56,7 @@ def collater():
 
 def test_batch_keys_shapes_and_exact_codes(cuts: CutSet, collater) -> None:
     batch_cuts = cuts.subset(first=5)
-    batch = TtsDataset(collater)(batch_cuts)
+    batch = TtsDataset(collater)[batch_cuts]
     B = 5
     assert batch["audio_features"].shape[0] == B and batch["audio_features"].shape[2] == 8
     assert batch["audio_features"].dtype == torch.int64
@@ -80,7 +80,7 @@ def test_batch_keys_shapes_and_exact_codes(cuts: CutSet, collater) -> None:
 def test_prompts_come_from_same_speaker_other_utterance_and_are_cropped(cuts: CutSet, collater) -> None:
     selector = PromptSelector(cuts, strategy="libritts", max_duration=1.0)
     ds = TtsDataset(collater, prompts=selector, seed=3)
-    batch = ds(cuts.subset(first=6))
+    batch = ds[cuts.subset(first=6)]
     Tp = batch["prompts"].shape[1]
     assert batch["prompts"].shape == (6, Tp, 8)
     assert Tp <= round(1.0 / FRAME_SHIFT) + 1
@@ -96,7 +96,7 @@ def test_prompts_come_from_same_speaker_other_utterance_and_are_cropped(cuts: Cu
             if (windows == prompt.T.unsqueeze(0)).all(dim=(1, 2)).any():
                 hits.append(other)
         assert hits, f"prompt of {utt} is not a crop of another utterance of speaker {speaker}"
-    again = TtsDataset(collater, prompts=selector, seed=3)(cuts.subset(first=6))
+    again = TtsDataset(collater, prompts=selector, seed=3)[cuts.subset(first=6)]
     assert torch.equal(again["prompts"], batch["prompts"])  # seeded: reproducible
 
 
