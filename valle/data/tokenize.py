@@ -36,6 +36,8 @@ from valle.utils import atomic_write
 logger = logging.getLogger(__name__)
 
 AUDIO_EXTRACTORS = ("Encodec", "Builtin", "Fbank")
+CODEC_RATE = 24_000  # every codec backend: 24 kHz audio ...
+FRAME_SHIFT = 320 / CODEC_RATE  # ... at 75 frames per second
 TEXT_BY_PREFIX = {"aishell": "pypinyin_initials_finals"}  # the reference recipes' choices; else espeak
 
 
@@ -179,6 +181,7 @@ def _screen(cfg: TokenizeConfig, cuts: Iterable[Any], summary: PartSummary) -> l
 
 def _tokenize_part(cfg: TokenizeConfig, part: str, tokenizer: Any, target: Path, progress: bool) -> PartSummary:
     from lhotse import CutSet, NumpyHdf5Writer
+    from lhotse.utils import compute_num_frames
 
     summary = PartSummary(part)
     cuts = _screen(cfg, _read_part(cfg, part), summary)
@@ -199,7 +202,10 @@ def _tokenize_part(cfg: TokenizeConfig, part: str, tokenizer: Any, target: Path,
             if codes is None:
                 summary.skip(reason)
                 continue
-            manifest = writer.store_array(cut.id, codes, frame_shift=_frame_shift(cfg), temporal_dim=0)
+            # lhotse reads a temporal array back as round(duration / frame_shift) frames; store exactly that
+            # many (the codec's last, partial frame may go) so what training loads is bit-identical to disk.
+            frames = compute_num_frames(cut.duration, FRAME_SHIFT, CODEC_RATE)
+            manifest = writer.store_array(cut.id, codes[:frames], frame_shift=FRAME_SHIFT, temporal_dim=0)
             done.append(cut.with_custom(CODES_FIELD, manifest))
     summary.kept = len(done)
     summary.hours = round(sum(c.duration for c in done) / 3600, 4)
@@ -209,10 +215,6 @@ def _tokenize_part(cfg: TokenizeConfig, part: str, tokenizer: Any, target: Path,
     skipped = ", ".join(f"{k}={v}" for k, v in sorted(summary.skipped.items())) or "none"
     logger.info("%s: kept %d cuts (%.2f h); skipped: %s", part, summary.kept, summary.hours * 1, skipped)
     return summary
-
-
-def _frame_shift(cfg: TokenizeConfig) -> float:
-    return 320 / 24000  # 24 kHz / 75 frames per second, every codec backend
 
 
 def _phonemize(tokenizer: Any, texts: list[str], progress: bool, desc: str, chunk: int = 512) -> list[list[str]]:
@@ -251,9 +253,7 @@ def _init_worker(spec: str, devices: Any) -> None:
     global _WORKER_CODEC
     torch.set_num_threads(1)
     device = devices.get() if devices is not None else "cpu"
-    _WORKER_CODEC = load_codec(spec)
-    if device != "cpu" and hasattr(_WORKER_CODEC, "to"):
-        _WORKER_CODEC = _WORKER_CODEC.to(device)
+    _WORKER_CODEC = load_codec(spec, device=device)
 
 
 def _load_wav(cut: Any, sample_rate: int) -> np.ndarray:
@@ -337,9 +337,8 @@ def _encode_all(
     n_gpu = torch.cuda.device_count()
     jobs = n_gpu if n_gpu > 1 else cfg.num_jobs
     if jobs == 1:
-        _init_worker(spec, None) if n_gpu == 0 else _init_worker_on(spec, "cuda:0")
-        results: Iterable[list] = map(_encode_batch, batches)
-        yield from _drain(results, by_id, bar)
+        _init_worker(spec, _device_queue(["cuda:0"] if n_gpu else ["cpu"]))
+        yield from _drain(map(_encode_batch, batches), by_id, bar)
         return
     ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no forked torch/h5py state
     devices = ctx.Manager().Queue() if n_gpu > 1 else None
@@ -350,12 +349,13 @@ def _encode_all(
         yield from _drain(pool.map(_encode_batch, batches), by_id, bar)
 
 
-def _init_worker_on(spec: str, device: str) -> None:
+def _device_queue(devices: list[str]) -> Any:
     import queue
 
     q: queue.Queue[str] = queue.Queue()
-    q.put(device)
-    _init_worker(spec, q)
+    for d in devices:
+        q.put(d)
+    return q
 
 
 def _drain(results: Iterable[list], by_id: dict[str, Any], bar: tqdm) -> Iterator[tuple[Any, np.ndarray | None, str]]:
