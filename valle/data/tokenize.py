@@ -61,6 +61,11 @@ class TokenizeConfig:
     max_duration: float = 40.0  # longer cuts are skipped (seconds)
 
     def validate(self) -> None:
+        if self.audio_extractor == "Fbank":
+            raise InvalidInputError(
+                "--audio-extractor Fbank is not supported: VALL-E trains on codec codes; use Encodec or Builtin "
+                "(valle.codec.FbankExtractor gives the reference's 100-bin features for other uses)"
+            )
         if self.audio_extractor not in AUDIO_EXTRACTORS:
             raise InvalidInputError(
                 f"--audio-extractor must be one of {', '.join(AUDIO_EXTRACTORS)}, got {self.audio_extractor!r}"
@@ -332,7 +337,7 @@ def _encode_all(
     by_id = {c.id: c for c in cuts}
     batches = [[c.to_dict() for c in b] for b in _batches(cuts, cfg.batch_duration)]
     spec = cfg.codec_spec
-    assert spec is not None, "Fbank features are not codes"
+    assert spec is not None, "validate() admits only codec extractors"
     bar = tqdm(total=len(cuts), desc=desc, disable=not progress)
     n_gpu = torch.cuda.device_count()
     jobs = n_gpu if n_gpu > 1 else cfg.num_jobs
