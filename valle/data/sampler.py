@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,20 @@ def load_cuts(path: str | Path) -> CutSet:
     return load_manifest_lazy(path)
 
 
+@dataclass(frozen=True)
+class DurationFilter:
+    """Picklable predicate (a lambda makes lhotse warn and cannot go to DataLoader workers)."""
+
+    low: float
+    high: float
+
+    def __call__(self, cut: Any) -> bool:
+        return self.low <= cut.duration <= self.high
+
+
 def filter_duration(cuts: CutSet, cfg: DataConfig) -> CutSet:
     """Keep cuts with filter_min_duration <= duration <= filter_max_duration (lazy)."""
-    lo, hi = cfg.filter_min_duration, cfg.filter_max_duration
-    return cuts.filter(lambda c: lo <= c.duration <= hi)
+    return cuts.filter(DurationFilter(cfg.filter_min_duration, cfg.filter_max_duration))
 
 
 def make_sampler(cuts: CutSet, cfg: DataConfig, *, train: bool = True, world_size: int = 1, rank: int = 0) -> Any:
