@@ -1,9 +1,4 @@
-"""`valle demo`: the embedded default job, end to end, on CPU.
-
-Stages run in order and each one is skipped when its output already exists, so a second `make demo` reuses
-what is done.  Today the pipeline stops after the stages that exist (the synthetic corpus); later stages
-(codec fitting, tokenizing, training, synthesis, evaluation) are appended here as they land.
-"""
+"""`valle demo`: the embedded default end to end on CPU (see valle/demo/pipeline.py for the stages)."""
 
 from __future__ import annotations
 
@@ -11,7 +6,7 @@ import argparse
 from pathlib import Path
 
 NAME = "demo"
-HELP = "run the embedded default end to end: synthetic corpus -> codec -> tokens -> tiny VALL-E -> speech"
+HELP = "run the embedded default end to end: synthetic corpus -> codec -> tokens -> small VALL-E -> speech -> report"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,18 +15,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--utterances-per-speaker", type=int, default=24, help="utterances per speaker")
     p.add_argument("--seed", type=int, default=0, help="seed for corpus, training and sampling")
     p.add_argument("--minutes", type=float, default=20.0, help="training time budget in minutes")
+    p.add_argument("--fit-codec", action="store_true", help="fit the codec even if the shipped one matches")
+    p.add_argument("--eval-items", type=int, default=16, help="test sentences per system")
+    p.add_argument("--num-threads", type=int, default=1, help="torch CPU threads")
 
 
 def run(args: argparse.Namespace) -> int:
-    from valle.data.synth_corpus import SynthCorpusConfig, generate_corpus
+    from valle.demo import DemoConfig, run_demo
 
-    corpus = generate_corpus(
-        SynthCorpusConfig(
-            out=args.work_dir / "corpus",
-            speakers=args.speakers,
-            utterances_per_speaker=args.utterances_per_speaker,
-            seed=args.seed,
-        )
-    )
-    print(f"corpus: {corpus}")
+    if args.minutes <= 0:
+        from valle.errors import InvalidInputError
+
+        raise InvalidInputError(f"--minutes must be > 0, got {args.minutes}")
+    report = run_demo(DemoConfig(work_dir=args.work_dir, speakers=args.speakers,
+                                 utterances_per_speaker=args.utterances_per_speaker, seed=args.seed,
+                                 minutes=args.minutes, fit_codec=args.fit_codec, eval_items=args.eval_items,
+                                 num_threads=args.num_threads))
+    print(f"report: {report}")
     return 0

@@ -1,0 +1,108 @@
+"""The demo's listening test: test sentences spoken in voices never seen in training, by every system.
+
+Items: for each unseen (test-clean) speaker, its shortest utterances are voice prompts and other utterances of
+the same speaker give the text to say, so a real recording of that text in that voice exists (the ground
+truth).  Systems: `ground_truth` (the recording), `codec` (the recording through the codec: the ceiling any
+model using this codec can reach), `untrained` (the demo's model shape with random weights: the floor),
+`demo` (trained by this run), `pretrained` (the checkpoint that ships with valle, when it matches the codec).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from tqdm import tqdm
+
+logger = logging.getLogger(__name__)
+
+SAMPLING = {"top_k": 50, "temperature": 1.0, "ras": True, "seed": 0}  # VALL-E 2's repetition-aware sampling
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    speaker: str
+    prompt: Path
+    prompt_text: str
+    text: str
+    ground_truth: Path
+
+
+def pick_items(corpus: Path, count: int) -> list[Item]:
+    """`count` items spread over the test-clean speakers (2 per speaker, prompts = shortest utterances)."""
+    by_speaker: dict[str, list[tuple[float, Path, str]]] = {}
+    for trans in sorted((corpus / "test-clean").rglob("*.trans.tsv")):
+        for line in trans.read_text().splitlines():
+            utt, text, _ = line.split("\t")
+            wav = trans.parent / f"{utt}.wav"
+            by_speaker.setdefault(utt.split("_")[0], []).append((sf.info(str(wav)).duration, wav, text))
+    items: list[Item] = []
+    per_speaker = max(1, count // max(1, len(by_speaker)))
+    for spk, utts in sorted(by_speaker.items()):
+        shortest = sorted(utts, key=lambda u: u[0])
+        prompts, targets = shortest[:per_speaker], shortest[per_speaker:]
+        for k, (prompt, target) in enumerate(zip(prompts, targets[::-1])):
+            items.append(Item(f"{spk}_{k}", spk, prompt[1], prompt[2], target[2], target[1]))
+    return items[:count]
+
+
+def write_wav(path: Path, wav: np.ndarray, sample_rate: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.clip(wav, -1, 1), sample_rate, subtype="PCM_16")
+
+
+def speak_ground_truth(items: list[Item], out: Path, codec_path: Path) -> None:
+    """`ground_truth` copies and `codec` resyntheses of every item's real recording."""
+    from valle.codec import load_audio, load_codec
+
+    codec = load_codec(str(codec_path))
+    for it in tqdm(items, desc="codec resynthesis"):
+        wav, sr = load_audio(it.ground_truth)
+        if not (out / "ground_truth" / f"{it.id}.wav").is_file():
+            write_wav(out / "ground_truth" / f"{it.id}.wav", wav.numpy(), sr)
+        if not (out / "codec" / f"{it.id}.wav").is_file():
+            audio = codec.decode(codec.encode(wav[None]))[0]
+            write_wav(out / "codec" / f"{it.id}.wav", audio.numpy(), codec.sample_rate)
+
+
+def load_system(name: str, checkpoint: Path, codec_path: Path, seed: int = 0) -> object | None:
+    """A Synthesizer for a system, or None when it cannot be built (e.g. no shipped model)."""
+    from valle.errors import ValleError
+    from valle.infer import Synthesizer
+    from valle.models import build_model
+
+    if not checkpoint.is_file():
+        logger.warning("system %s: %s not found; skipped", name, checkpoint)
+        return None
+    try:
+        synth = Synthesizer.from_checkpoint(checkpoint, codec=str(codec_path))
+    except ValleError as e:
+        logger.warning("system %s: %s; skipped", name, e)
+        return None
+    if name == "untrained":  # same shape, random weights
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            fresh = build_model(synth.model.config)
+        fresh.meta = synth.model.meta
+        synth.model = fresh.eval()
+    return synth
+
+
+def speak_system(synth: object, items: list[Item], folder: Path, max_frames: int | None = None) -> None:
+    """Synthesize every item with one system (skipping outputs already written), batched."""
+    todo = [it for it in items if not (folder / f"{it.id}.wav").is_file()]
+    if not todo:
+        return
+    requests = [{"text": it.text, "prompt_audio": str(it.prompt), "prompt_text": it.prompt_text, "name": it.id}
+                for it in todo]
+    opts = synth.options.with_changes(**SAMPLING, max_new_frames=max_frames)  # type: ignore[attr-defined]
+    for r in requests:
+        r["options"] = opts
+    for it, result in zip(todo, synth.synthesize_batch(requests, on_error="skip")):  # type: ignore[attr-defined]
+        if result is not None:
+            write_wav(folder / f"{it.id}.wav", *result)
