@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from valle.errors import InvalidInputError
 from valle.models.config import ModelConfig, PrefixMode
 from valle.models.embedding import SinePositionalEmbedding, TokenEmbedding, audio_prenet, text_prenet
-from valle.models.generate import generate
+from valle.models.generate import generate, generate_batch
 from valle.models.kv_cache import KVCache
 from valle.models.losses import LossOutput, compute_losses
 from valle.models.masks import causal_mask, key_mask, lengths_to_valid, prefix_lm_mask
@@ -397,3 +397,16 @@ class VALLE(nn.Module):
     ) -> Tensor:
         """Zero-shot synthesis: [1, N, Q] codes; `options` (top_k, use_cache, ...) as in `generate.generate`."""
         return generate(self, x, x_lens, prompt, enroll_x_lens, **options)
+
+    @torch.no_grad()
+    def generate_batch(
+        self,
+        x: Tensor,
+        x_lens: Tensor,
+        prompts: Tensor,
+        prompt_lens: Tensor | None = None,
+        enroll_x_lens: Tensor | None = None,
+        **options: Any,
+    ) -> list[Tensor]:
+        """Batched zero-shot synthesis: B tensors [N_b, Q]; `options` as in `generate.generate_batch`."""
+        return generate_batch(self, x, x_lens, prompts, prompt_lens, enroll_x_lens, **options)

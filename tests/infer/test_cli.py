@@ -1,0 +1,98 @@
+"""`valle infer` and `valle make-voice`: the reference's flags, TSV batches, voices, one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from valle.cli import main
+
+FAST = ["--max-new-frames", "12", "--top-k", "1", "--num-threads", "1"]
+
+
+def _ckpt(exp_dir: Path) -> list[str]:
+    return ["--checkpoint", str(exp_dir / "best.pt")]
+
+
+def test_infer_with_reference_flags_writes_numbered_wavs(exp_dir: Path, prompt_files, tmp_path: Path, capsys) -> None:
+    (a, ta), (b, tb) = prompt_files[0], prompt_files[1]
+    out = tmp_path / "out"
+    code = main(["infer", *_ckpt(exp_dir), "--text-prompts", f"{ta}|{tb}", "--audio-prompts", f"{a}|{b}",
+                 "--text", "Hello there.|How are you?|Bye.", "--output-dir", str(out), *FAST])  # fmt: skip
+    assert code == 0
+    for n in range(3):
+        wav, sr = sf.read(out / f"{n}.wav")
+        assert sr == 24_000 and 0 < len(wav) <= 12 * 320
+        assert (out / f"{n}.wav").stat().st_mode & 0o044  # readable by others, like any written file
+    assert "synthesized 3 of 3 item(s)" in capsys.readouterr().out
+
+
+def test_infer_tsv_skips_bad_lines_and_exits_2(exp_dir: Path, prompt_files, tmp_path: Path, capsys) -> None:
+    (a, ta), (b, tb) = prompt_files[0], prompt_files[1]
+    tsv = tmp_path / "demo.tsv"
+    tsv.write_text(
+        f"{ta}\t{a}\tFirst line.\t{tmp_path / 'x' / 'first.wav'}\n"
+        "only\ttwo fields\n"
+        f"{tb}\t{tmp_path / 'missing.wav'}\tThird line.\t{tmp_path / 'third.wav'}\n"
+        f"{tb}\t{b}\tFourth line.\t{tmp_path / 'fourth.wav'}\n"
+    )
+    code = main(["infer", *_ckpt(exp_dir), "--text", str(tsv), *FAST])
+    assert code == 2
+    assert (tmp_path / "x" / "first.wav").is_file() and (tmp_path / "fourth.wav").is_file()
+    assert not (tmp_path / "third.wav").exists()
+    out, err = capsys.readouterr()  # the CLI logs to stderr
+    assert "line 2 has 2 tab-separated fields" in err
+    assert "demo.tsv line 3: prompt audio" in err and "missing.wav does not exist" in err
+    assert "synthesized 2 of 4 item(s)" in out
+
+
+def test_make_voice_then_infer_with_it(exp_dir: Path, prompt_files, tmp_path: Path, capsys) -> None:
+    a, ta = prompt_files[2]
+    voices = tmp_path / "voices"
+    assert main(["make-voice", *_ckpt(exp_dir), "--name", "carol", "--audio-prompts", str(a),
+                 "--text-prompts", ta, "--voice-dir", str(voices)]) == 0  # fmt: skip
+    assert (voices / "carol.voice.pt").is_file()
+    assert "wrote voice 'carol'" in capsys.readouterr().out
+    by_voice, by_prompt = tmp_path / "v", tmp_path / "p"
+    assert main(["infer", *_ckpt(exp_dir), "--voice", "carol", "--voice-dir", str(voices), "--text", "Hi.",
+                 "--output-dir", str(by_voice), *FAST]) == 0  # fmt: skip
+    assert main(["infer", *_ckpt(exp_dir), "--audio-prompts", str(a), "--text-prompts", ta, "--text", "Hi.",
+                 "--output-dir", str(by_prompt), *FAST]) == 0  # fmt: skip
+    assert (by_voice / "0.wav").read_bytes() == (by_prompt / "0.wav").read_bytes()
+
+
+def test_continual_flag_takes_the_reference_spelling(exp_dir: Path, prompt_files, tmp_path: Path) -> None:
+    a, ta = prompt_files[0]
+    for spelling in (["--continual"], ["--continual", "true"]):
+        out = tmp_path / spelling[-1]
+        assert main(["infer", *_ckpt(exp_dir), "--audio-prompts", str(a), "--text-prompts", ta, *spelling,
+                     "--output-dir", str(out)]) == 0  # fmt: skip
+        assert len(sf.read(out / "0.wav")[0]) > 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--text-prompts", "a|b", "--text", "Hi."], "has 1 file(s) but --text-prompts has 2 transcript(s)"),
+        (["--text-prompts", "", "--text", "Hi.", "--continual"], "leave --text out"),
+        (["--top-p", "0", "--text", "Hi."], "top_p must lie in"),
+        (["--text", "Hi.", "--voice", "nobody"], "either --voice or --audio-prompts"),
+    ],
+)
+def test_bad_flags_give_one_line_and_exit_2(
+    exp_dir: Path, prompt_files, capsys, extra: list[str], message: str
+) -> None:
+    a = str(prompt_files[0][0])
+    code = main(["infer", *_ckpt(exp_dir), "--audio-prompts", a, *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("error:") == 1, err
+    assert err.strip().splitlines()[-1].startswith("valle infer: error: ")
+
+
+def test_missing_checkpoint_and_prompt(tmp_path: Path, exp_dir: Path, capsys) -> None:
+    assert main(["infer", "--checkpoint", str(tmp_path / "none.pt"), "--text", "Hi."]) == 2
+    assert "none.pt" in capsys.readouterr().err
+    assert main(["infer", *_ckpt(exp_dir), "--text", "Hi."]) == 2
+    assert "no prompt: give --audio-prompts" in capsys.readouterr().err

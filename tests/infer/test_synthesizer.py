@@ -1,0 +1,231 @@
+"""`Synthesizer`: checkpoint loading, prompts and voices, batching, long text, robustness, bad input."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from valle.codec import fit_builtin_codec, load_audio
+from valle.codec.sources import list_audio_files
+from valle.errors import CheckpointError, InvalidInputError, MissingFileError
+from valle.infer import SynthesisOptions, SynthesisRequest, Synthesizer, Voice, split_text
+
+HOP = 320
+
+
+def test_synthesize_returns_24khz_float32_of_whole_frames(synth: Synthesizer, prompt_files) -> None:
+    wav_path, transcript = prompt_files[0]
+    wav, sr = synth.synthesize("Hello there.", wav_path, transcript, top_k=1, max_new_frames=12)
+    assert sr == 24_000 and wav.dtype == np.float32 and wav.ndim == 1
+    assert 0 < len(wav) <= 12 * HOP and len(wav) % HOP == 0
+    assert np.isfinite(wav).all() and np.abs(wav).max() > 0
+
+
+def test_greedy_output_matches_model_generate(synth: Synthesizer, prompt_files) -> None:
+    """The API adds tokenization, prompt encoding and vocoding around exactly `model.generate`."""
+    wav_path, transcript = prompt_files[1]
+    voice = synth.make_voice(wav_path, transcript)
+    wav, _ = synth.synthesize("How are you?", voice=voice, top_k=1, max_new_frames=20)
+    ids, lens = synth.collater()([synth.tokenizer.tokenize([f"{transcript} How are you?"])[0]])
+    codes = synth.model.generate(ids, lens, voice.codes[None], top_k=1, max_new_frames=20)[0]
+    np.testing.assert_array_equal(wav, synth.vocode(codes))
+
+
+def test_seeded_sampling_is_reproducible_and_seed_dependent(synth: Synthesizer, prompt_files) -> None:
+    wav_path, transcript = prompt_files[0]
+    voice = synth.make_voice(wav_path, transcript)
+    a = synth.synthesize("Some words to say.", voice=voice, top_k=8, seed=3, max_new_frames=30)[0]
+    b = synth.synthesize("Some words to say.", voice=voice, top_k=8, seed=3, max_new_frames=30)[0]
+    c = synth.synthesize("Some words to say.", voice=voice, top_k=8, seed=4, max_new_frames=30)[0]
+    np.testing.assert_array_equal(a, b)
+    assert a.shape != c.shape or not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("sampling", [{"top_k": 1}, {"top_k": 8, "seed": 11}, {"top_p": 0.9, "ras": True, "seed": 2}])
+def test_batch_equals_one_at_a_time(synth: Synthesizer, prompt_files, sampling: dict) -> None:
+    opts = SynthesisOptions(max_new_frames=25, batch_size=4, **sampling)
+    requests = [
+        SynthesisRequest("First text.", prompt_files[0][0], prompt_files[0][1], options=opts),
+        SynthesisRequest("A second, rather longer text to read.", prompt_files[1][0], prompt_files[1][1], options=opts),
+        SynthesisRequest("Third.", prompt_files[2][0], prompt_files[2][1], options=opts),
+    ]
+    batched = synth.synthesize_batch(requests)
+    for req, out in zip(requests, batched):
+        alone = synth.synthesize(req.text, req.prompt_audio, req.prompt_text, options=opts)
+        assert out is not None
+        np.testing.assert_array_equal(out[0], alone[0])
+
+
+def test_voice_round_trip_and_reuse(synth: Synthesizer, prompt_files, tmp_path: Path) -> None:
+    wav_path, transcript = prompt_files[0]
+    voice = synth.make_voice(wav_path, transcript, name="v1")
+    path = voice.save(tmp_path / "v1.voice.pt")
+    loaded = Voice.load(path)
+    assert torch.equal(loaded.codes, voice.codes) and loaded.codes.dtype == torch.int64
+    assert (loaded.text, loaded.tokens, loaded.codec, loaded.name) == (transcript, voice.tokens, voice.codec, "v1")
+    assert loaded.duration == pytest.approx(len(load_audio(wav_path)[0]) / 24_000, abs=1 / 75)
+    from_voice = synth.synthesize("Reuse me.", voice=str(path), top_k=1, max_new_frames=15)[0]
+    from_audio = synth.synthesize("Reuse me.", wav_path, transcript, top_k=1, max_new_frames=15)[0]
+    np.testing.assert_array_equal(from_voice, from_audio)
+
+
+def test_voice_by_name_and_unknown_name(exp_dir: Path, prompt_files, tmp_path: Path) -> None:
+    synth = Synthesizer.from_checkpoint(exp_dir / "best.pt", voice_dir=tmp_path)
+    synth.make_voice(*prompt_files[0], name="alice").save(tmp_path / "alice.voice.pt")
+    wav, _ = synth.synthesize("Hi.", voice="alice", top_k=1, max_new_frames=5)
+    assert len(wav) > 0
+    with pytest.raises(MissingFileError, match="no voice 'bob'.*alice"):
+        synth.synthesize("Hi.", voice="bob")
+
+
+def test_several_prompts_are_concatenated(synth: Synthesizer, prompt_files) -> None:
+    (a, ta), (b, tb) = prompt_files[0], prompt_files[1]
+    both = synth.make_voice([a, b], [ta, tb])
+    one, two = synth.make_voice(a, ta), synth.make_voice(b, tb)
+    assert torch.equal(both.codes, torch.cat([one.codes, two.codes]))
+    assert both.text == f"{ta} {tb}"
+    with pytest.raises(InvalidInputError, match="2 audio prompt.*3 text prompts"):
+        synth.make_voice([a, b], [ta, tb, "extra"])
+
+
+def test_long_text_is_split_and_joined_with_pauses(synth: Synthesizer, prompt_files) -> None:
+    text = "The first sentence is here. A second one follows it. And then a third, which ends the text."
+    opts = SynthesisOptions(top_k=1, max_new_frames=10, max_text_tokens=40, pause_seconds=0.1, min_new_frames=10)
+    pieces = split_text(text, 40, synth._count_tokens)
+    assert len(pieces) == 3
+    wav, sr = synth.synthesize(text, *prompt_files[0], options=opts)
+    assert len(wav) == 3 * 10 * HOP + 2 * int(0.1 * sr)  # min = max = 10 frames per sentence
+    pause = wav[10 * HOP : 10 * HOP + int(0.1 * sr)]
+    assert not pause.any()
+
+
+def test_long_prompt_is_trimmed_to_its_end_with_a_warning(
+    synth: Synthesizer, prompt_files, caplog: pytest.LogCaptureFixture
+) -> None:
+    voice = synth.make_voice(*prompt_files[0])
+    with caplog.at_level(logging.WARNING):
+        trimmed = synth.synthesize("Go.", voice=voice, top_k=1, max_new_frames=8, max_prompt_seconds=0.5)[0]
+    assert (
+        f"item 0: the prompt is {voice.duration:.1f} s, longer than the 0.5 s" in caplog.text
+        and "keeping its last 0.5 s" in caplog.text
+    )
+    tail = Voice(voice.codes[-37:], voice.text, voice.tokens, voice.codec, voice.tokenizer)  # 0.5 s = 37 frames
+    np.testing.assert_array_equal(trimmed, synth.synthesize("Go.", voice=tail, top_k=1, max_new_frames=8)[0])
+
+
+def test_stereo_16khz_prompt_is_converted(synth: Synthesizer, prompt_files, tmp_path: Path, caplog) -> None:
+    import soxr
+
+    wav, _ = load_audio(prompt_files[0][0])
+    low = soxr.resample(wav.numpy(), 24_000, 16_000)
+    path = tmp_path / "stereo16k.wav"
+    sf.write(path, np.stack([low, 0.5 * low], axis=1), 16_000)
+    with caplog.at_level(logging.INFO):
+        voice = synth.make_voice(path, prompt_files[0][1])
+    assert "2 channels averaged to mono" in caplog.text and "from 16000 Hz" in caplog.text
+    assert abs(voice.num_frames - synth.make_voice(*prompt_files[0]).num_frames) <= 1
+
+
+def _forced(synth: Synthesizer, eos_logit: float) -> Synthesizer:
+    """A copy of the synthesizer whose AR logits are 0 for every code and `eos_logit` for EOS."""
+    model = copy.deepcopy(synth.model)
+    with torch.no_grad():
+        model.ar_decoder.norm.weight[0], model.ar_decoder.norm.bias[0] = 0.0, 1.0  # hidden[0] == 1
+        model.ar_predict_layer.weight.zero_()
+        model.ar_predict_layer.weight[model.config.eos_id, 0] = eos_logit
+    return Synthesizer(model, synth.codec, synth.tokenizer, synth.symbols)
+
+
+def test_eos_at_first_step_and_never(synth: Synthesizer, prompt_files, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        wav, _ = _forced(synth, 10.0).synthesize("Say it.", *prompt_files[0], top_k=1)
+    assert len(wav) == HOP  # EOS suppressed once (min_new_frames=1), then accepted
+    assert "item 0: the AR model chose EOS after 0 of 1 required frames" in caplog.text
+    with caplog.at_level(logging.WARNING):
+        wav, _ = _forced(synth, 10.0).synthesize("Say it.", *prompt_files[0], top_k=1, min_new_frames=0)
+    assert len(wav) == 0 and "at the first step" in caplog.text
+    never = _forced(synth, -10.0)
+    with caplog.at_level(logging.WARNING):
+        wav, _ = never.synthesize("Say it.", *prompt_files[0], top_k=1, max_new_frames=17)
+    assert len(wav) == 17 * HOP and "no EOS after 17 frames" in caplog.text
+    voice = never.make_voice(prompt_files[0][0], "")  # no transcript: a short text keeps this test fast
+    x_len = len(never._tokens("Say it.")) + 2  # [BOS, tokens, EOS]
+    wav, _ = never.synthesize("Say it.", voice=voice, top_k=1)  # the default cap: 16 frames per text token
+    assert len(wav) == (16 * x_len + 1) * HOP
+
+
+def test_bad_inputs_give_one_clear_error(synth: Synthesizer, prompt_files, tmp_path: Path) -> None:
+    wav_path, transcript = prompt_files[0]
+    with pytest.raises(InvalidInputError, match="text to synthesize is empty"):
+        synth.synthesize("   ", wav_path, transcript)
+    with pytest.raises(MissingFileError, match="does not exist"):
+        synth.synthesize("Hi.", tmp_path / "missing.wav", "x")
+    with pytest.raises(InvalidInputError, match="'é'.*symbol table lacks"):
+        synth.synthesize("Café au lait.", wav_path, transcript, max_new_frames=3)
+    with pytest.raises(InvalidInputError, match="no prompt"):
+        synth.synthesize("Hi.")
+    with pytest.raises(InvalidInputError, match="unknown synthesis option.*'topk'"):
+        synth.synthesize("Hi.", wav_path, transcript, topk=3)
+    with pytest.raises(InvalidInputError, match="top_p must lie"):
+        synth.synthesize("Hi.", wav_path, transcript, top_p=0.0)
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(24_000, dtype=np.float32), 24_000)
+    with pytest.raises(Exception, match="silence"):
+        synth.make_voice(silent, "nothing")
+    # Unknown symbols can be dropped instead, with a warning.
+    wav, _ = synth.synthesize("Café.", wav_path, transcript, max_new_frames=3, unknown_symbols="drop", top_k=1)
+    assert len(wav) > 0
+
+
+def test_batch_skips_bad_items_and_keeps_the_others(synth: Synthesizer, prompt_files, caplog) -> None:
+    good = (prompt_files[0][0], prompt_files[0][1])
+    opts = SynthesisOptions(top_k=1, max_new_frames=6)
+    reqs = [
+        {"text": "Fine.", "prompt_audio": good[0], "prompt_text": good[1], "options": opts, "name": "ok"},
+        {"text": "", "prompt_audio": good[0], "prompt_text": good[1], "options": opts, "name": "empty"},
+        {"text": "Fine too.", "prompt_audio": "/nonexistent.wav", "prompt_text": "x", "options": opts, "name": "gone"},
+    ]
+    with caplog.at_level(logging.WARNING):
+        out = synth.synthesize_batch(reqs, on_error="skip")
+    assert out[0] is not None and out[1] is None and out[2] is None
+    assert "empty: the text to synthesize is empty; give something to say; skipped" in caplog.text
+    assert "gone: " in caplog.text and "does not exist" in caplog.text
+    with pytest.raises(MissingFileError, match="^gone: prompt audio /nonexistent.wav does not exist"):
+        synth.synthesize_batch(reqs[::2])  # in a batch, a raised error names its item
+
+
+def test_continual_resynthesizes_after_the_first_half(synth: Synthesizer, prompt_files) -> None:
+    wav_path, transcript = prompt_files[0]
+    frames = synth.make_voice(wav_path, transcript).num_frames
+    wav, _ = synth.continual(wav_path, transcript)
+    prefix = min(frames // 2, 225)
+    assert len(wav) == (frames - prefix) * HOP
+
+
+def test_codec_is_found_next_to_the_checkpoint_or_given(exp_dir: Path, tmp_path: Path, small_corpus: Path) -> None:
+    lone = tmp_path / "deep" / "er" / "best.pt"
+    lone.parent.mkdir(parents=True)
+    shutil.copy(exp_dir / "best.pt", lone)
+    with pytest.raises(CheckpointError, match="pass --codec"):
+        Synthesizer.from_checkpoint(lone)
+    assert Synthesizer.from_checkpoint(lone, codec=str(exp_dir / "codec.pt")).codec.identity["backend"] == "builtin"
+    shutil.copy(exp_dir / "codec.pt", lone.parent.parent / "codec.pt")  # one folder up is searched too
+    assert Synthesizer.from_checkpoint(lone).codec.num_codebooks == 8
+    files = list_audio_files(small_corpus / "train-clean-100")
+    other = fit_builtin_codec(files, num_codebooks=8, codebook_size=16, iterations=2, seed=1)
+    with pytest.raises(CheckpointError, match="trained with codec"):
+        Synthesizer.from_checkpoint(lone, codec=other)
+
+
+def test_voice_from_another_codec_is_refused(synth: Synthesizer, prompt_files) -> None:
+    voice = synth.make_voice(*prompt_files[0])
+    foreign = Voice(voice.codes, voice.text, voice.tokens, {**voice.codec, "content_hash": "0" * 64})
+    with pytest.raises(CheckpointError, match="remake the voice"):
+        synth.synthesize("Hi.", voice=foreign)

@@ -1,0 +1,220 @@
+"""`valle infer`: lifeiteng/vall-e's `bin/infer.py` flags, plus sampling, batching and saved voices.
+
+    valle infer --checkpoint exp/best.pt --text-prompts "Go to her." --audio-prompts prompt.wav \\
+        --text "Hello there.|How are you?" --output-dir infer/demo          # writes infer/demo/0.wav, 1.wav
+    valle infer --checkpoint exp/best.pt --text demo.tsv    # prompt_text \\t prompt_audio \\t text \\t out_wav
+    valle infer --checkpoint exp/best.pt --voice alice --text "Hi." --top-k 50 --ras --seed 0
+    valle infer --checkpoint exp/best.pt --continual --text-prompts "Full transcript." --audio-prompts utt.wav
+
+A bad item in a batch (unreadable prompt, empty text, unknown symbols) is reported on one line and
+skipped; the others are still written, and the exit code is then 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+NAME = "infer"
+HELP = "synthesize speech from text and an acoustic prompt (lifeiteng/vall-e's infer.py flags)"
+REFERENCE_TEXT = "To get up and running quickly just follow the steps below."  # the reference's --text default
+
+logger = logging.getLogger(__name__)
+
+
+def str2bool(value: str) -> bool:
+    """The reference's boolean flags take a value (`--continual true`); a bare flag means true."""
+    text = value.lower()
+    if text in ("1", "true", "yes", "y", "t"):
+        return True
+    if text in ("0", "false", "no", "n", "f"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags that pick the model, its text front-end and codec (shared with `valle make-voice`)."""
+    g = p.add_argument_group("model")
+    g.add_argument(
+        "--checkpoint", required=True, help="checkpoint file (valle or lifeiteng/vall-e format) or a model name"
+    )
+    g.add_argument("--text-tokens", type=Path, default=None,
+                   help="unique_text_tokens.k2symbols; required for lifeiteng/vall-e checkpoints")  # fmt: skip
+    g.add_argument("--text-extractor", default=None,
+                   help="text front-end for checkpoints that do not record one: espeak | pypinyin | "
+                        "pypinyin_initials_finals | char (default: espeak, as the reference)")  # fmt: skip
+    g.add_argument("--codec", default=None, help="codec spec or file (default: the one the checkpoint records)")
+    g.add_argument(
+        "--voice-dir", type=Path, default=None, help="folder of saved voices (default ~/.cache/valle/voices)"
+    )
+    g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    g.add_argument("--num-threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("lifeiteng/vall-e infer.py flags")
+    g.add_argument("--text-prompts", default="", help="transcripts of the audio prompts, separated by |")
+    g.add_argument(
+        "--audio-prompts", default="", help="prompt audio files, separated by | (aligned with --text-prompts)"
+    )
+    g.add_argument("--text", default=None,
+                   help="texts to synthesize, separated by |, or a TSV file of "
+                        "'prompt_text<TAB>prompt_audio<TAB>text<TAB>out_wav' lines")  # fmt: skip
+    g.add_argument("--output-dir", type=Path, default=Path("infer/demo"), help="where N.wav files are written")
+    g.add_argument("--top-k", type=int, default=-100, help="AR top-k sampling (<= 0: off; 1: greedy)")
+    g.add_argument("--temperature", type=float, default=1.0, help="AR sampling temperature")
+    g.add_argument("--continual", type=str2bool, nargs="?", const=True, default=False,
+                   help="re-synthesize the prompt utterance from its first 3 s (no --text)")  # fmt: skip
+    add_model_arguments(p)
+    s = p.add_argument_group("sampling and batching (valle additions)")
+    s.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold (1.0: off)")
+    s.add_argument("--ras", type=str2bool, nargs="?", const=True, default=False,
+                   help="VALL-E 2 repetition-aware sampling")  # fmt: skip
+    s.add_argument("--ras-window", type=int, default=10, help="repetition window K")
+    s.add_argument("--ras-threshold", type=float, default=0.1, help="repetition ratio t_r that triggers a redraw")
+    s.add_argument("--seed", type=int, default=None, help="sampling seed (same seed: same output, batched or not)")
+    s.add_argument("--batch-size", type=int, default=8, help="texts decoded together")
+    s.add_argument("--max-new-frames", type=int, default=None, help="length cap in frames (default 16 per text token)")
+    s.add_argument("--min-new-frames", type=int, default=1, help="frames before EOS is allowed")
+    s.add_argument("--max-text-tokens", type=int, default=150, help="split longer texts into sentences (0: never)")
+    s.add_argument(
+        "--no-kv-cache", action="store_true", help="re-run the whole sequence per step (the reference's way)"
+    )
+    s.add_argument("--voice", default=None, help="a saved voice (name or file) instead of the prompt flags")
+
+
+def options_from_args(args: argparse.Namespace) -> Any:
+    from valle.infer import SynthesisOptions
+
+    return SynthesisOptions().with_changes(
+        top_k=args.top_k, top_p=args.top_p, temperature=args.temperature, ras=args.ras, ras_window=args.ras_window,
+        ras_threshold=args.ras_threshold, seed=args.seed, batch_size=args.batch_size,
+        max_new_frames=args.max_new_frames, min_new_frames=args.min_new_frames,
+        max_text_tokens=args.max_text_tokens or None, use_cache=not args.no_kv_cache,
+    )  # fmt: skip
+
+
+def load_synthesizer(args: argparse.Namespace, options: Any = None) -> Any:
+    """The `Synthesizer` the model flags describe (threads set, device resolved)."""
+    import torch
+
+    from valle.infer import load_model
+    from valle.utils import set_num_threads
+
+    set_num_threads(args.num_threads)
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    tokenizer = None
+    if args.text_extractor is not None:
+        tokenizer = {"backend": args.text_extractor, "normalize": False}
+    return load_model(args.checkpoint, device, codec=args.codec, text_tokens=args.text_tokens, tokenizer=tokenizer,
+                      options=options, voice_dir=args.voice_dir)  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    from valle.errors import InvalidInputError
+
+    options = options_from_args(args)
+    audio, texts = _split(args.audio_prompts), _split(args.text_prompts)
+    _check_prompt_flags(args, audio, texts)  # before loading a model that may take seconds
+    text = REFERENCE_TEXT if args.text is None else args.text
+    if args.continual:
+        if args.text:
+            raise InvalidInputError("--continual re-synthesizes the prompt utterance itself; leave --text out")
+        synth = load_synthesizer(args, options)
+        wav, sr = synth.continual(audio, texts)
+        _write(args.output_dir / "0.wav", wav, sr)
+        return 0
+    synth = load_synthesizer(args, options)
+    if Path(text).is_file():
+        jobs = _tsv_jobs(Path(text))
+    else:
+        voice = _voice(synth, args, audio, texts)
+        jobs = [({"text": t, "voice": voice, "name": f"text {n}"}, args.output_dir / f"{n}.wav")
+                for n, t in enumerate(text.split("|"))]  # fmt: skip
+    return _synthesize(synth, jobs)
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split("|")] if value else []
+
+
+def _check_prompt_flags(args: argparse.Namespace, audio: list[str], texts: list[str]) -> None:
+    from valle.errors import InvalidInputError
+
+    if args.voice is not None and audio:
+        raise InvalidInputError("give either --voice or --audio-prompts, not both")
+    if texts and audio and len(texts) != len(audio):
+        raise InvalidInputError(
+            f"--audio-prompts has {len(audio)} file(s) but --text-prompts has {len(texts)} transcript(s); "
+            "give one transcript per prompt, separated by |"
+        )
+
+
+def _voice(synth: Any, args: argparse.Namespace, audio: list[str], texts: list[str]) -> Any:
+    from valle.errors import InvalidInputError
+    from valle.infer import find_voice
+
+    if args.voice is not None:
+        return find_voice(args.voice, args.voice_dir)
+    if not audio:
+        raise InvalidInputError("no prompt: give --audio-prompts (with --text-prompts) or --voice NAME")
+    return synth.make_voice(audio, texts, name="prompt")
+
+
+def _tsv_jobs(path: Path) -> list[tuple[dict[str, Any] | None, Path | None]]:
+    """One job per line of `prompt_text \\t prompt_audio \\t text \\t out_wav` (bad lines: None, reported)."""
+    jobs: list[tuple[dict[str, Any] | None, Path | None]] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) != 4:
+            logger.warning("%s line %d has %d tab-separated fields, expected 4 "
+                           "(prompt_text, prompt_audio, text, out_wav); skipped", path, n, len(fields))  # fmt: skip
+            jobs.append((None, None))
+            continue
+        prompt_text, prompt_audio, text, out = fields
+        request = {
+            "text": text,
+            "prompt_audio": prompt_audio,
+            "prompt_text": prompt_text,
+            "name": f"{path.name} line {n}",
+        }
+        jobs.append((request, Path(out)))
+    return jobs
+
+
+def _synthesize(synth: Any, jobs: list[tuple[dict[str, Any] | None, Path | None]]) -> int:
+    good = [(req, out) for req, out in jobs if req is not None and out is not None]
+    start = time.perf_counter()
+    results = synth.synthesize_batch([req for req, _ in good], on_error="skip")
+    elapsed = time.perf_counter() - start
+    seconds = 0.0
+    for (req, out), result in zip(good, results):
+        if result is None:
+            continue
+        wav, sr = result
+        _write(out, wav, sr)
+        seconds += len(wav) / sr
+    written = sum(r is not None for r in results)
+    failed = len(jobs) - written
+    rtf = f", real-time factor {elapsed / seconds:.2f}" if seconds else ""
+    print(f"synthesized {written} of {len(jobs)} item(s): {seconds:.1f} s of audio in {elapsed:.1f} s{rtf}")
+    return 2 if failed else 0
+
+
+def _write(path: Path, wav: Any, sr: int) -> None:
+    import soundfile as sf
+
+    from valle.infer.voice import readable_by_all
+    from valle.utils import atomic_write
+
+    with atomic_write(path) as tmp:
+        sf.write(str(tmp), wav, sr, format="WAV", subtype="PCM_16")
+    readable_by_all(path)
+    print(f"wrote {path} ({len(wav) / sr:.2f} s)")

@@ -1,0 +1,84 @@
+"""`SynthesisOptions`: every knob of one synthesis call, frozen; per-call changes use `dataclasses.replace`."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from valle.errors import InvalidInputError
+
+# The reference recipe drops training utterances longer than this (`--filter-max-duration`, 20 s); a prompt
+# beyond it is a sequence length the model never saw.  Checkpoints that record the flag override it.
+DEFAULT_MAX_PROMPT_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class SynthesisOptions:
+    """How to sample and shape the output.  Defaults are lifeiteng/vall-e's `infer.py` defaults."""
+
+    top_k: int = -100  # sample among the k most likely codes; <= 0 disables (reference: -100); 1 = greedy
+    top_p: float = 1.0  # nucleus sampling: smallest set of codes reaching this probability; 1.0 disables
+    temperature: float = 1.0  # divides the AR logits before sampling (> 0)
+    ras: bool = False  # VALL-E 2 repetition-aware sampling: resample from the full distribution when the
+    # drawn code already fills >= ras_threshold of the last ras_window codes
+    ras_window: int = 10  # K of repetition-aware sampling (VALL-E 2 default)
+    ras_threshold: float = 0.1  # t_r of repetition-aware sampling (VALL-E 2 default)
+    seed: int | None = None  # seeds every item's sampler (an item gets the same codes alone or batched);
+    # None = fresh randomness on every call
+    max_new_frames: int | None = None  # AR length cap per item; None = the reference's 16 * text tokens + 1
+    min_new_frames: int = 1  # EOS is suppressed until an item has this many frames (0 allows empty output)
+    use_cache: bool = True  # KV-cached AR decoding (False re-runs the sequence per step, as the reference)
+    batch_size: int = 8  # items decoded together by `synthesize_batch` (and sentences of a long text)
+    max_text_tokens: int | None = 150  # longer texts are split into sentences of at most this many tokens;
+    # None = never split
+    pause_seconds: float = 0.2  # silence between the sentences of a split text
+    max_prompt_seconds: float | None = None  # longer prompts keep their last this-many seconds, with a
+    # warning; None = the checkpoint's `filter_max_duration` if recorded, else DEFAULT_MAX_PROMPT_SECONDS
+    unknown_symbols: Literal["error", "drop"] = "error"  # text symbols the model lacks: fail, or drop them
+
+    def verify(self) -> None:
+        """Raise `InvalidInputError` naming the first option (or combination) that cannot work."""
+        if not isinstance(self.top_k, int) or isinstance(self.top_k, bool):
+            raise InvalidInputError(f"top_k must be an integer, got {self.top_k!r}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise InvalidInputError(f"top_p must lie in (0, 1], got {self.top_p}")
+        if not self.temperature > 0.0:
+            raise InvalidInputError(f"temperature must be > 0, got {self.temperature}")
+        if self.ras_window < 1:
+            raise InvalidInputError(f"ras_window must be >= 1 frame, got {self.ras_window}")
+        if not 0.0 < self.ras_threshold <= 1.0:
+            raise InvalidInputError(f"ras_threshold must lie in (0, 1], got {self.ras_threshold}")
+        if self.min_new_frames < 0:
+            raise InvalidInputError(f"min_new_frames must be >= 0, got {self.min_new_frames}")
+        if self.max_new_frames is not None and self.max_new_frames < max(1, self.min_new_frames):
+            raise InvalidInputError(
+                f"max_new_frames ({self.max_new_frames}) must be >= 1 and >= min_new_frames ({self.min_new_frames})"
+            )
+        if self.batch_size < 1:
+            raise InvalidInputError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.max_text_tokens is not None and self.max_text_tokens < 1:
+            raise InvalidInputError(f"max_text_tokens must be >= 1 or None, got {self.max_text_tokens}")
+        if self.pause_seconds < 0:
+            raise InvalidInputError(f"pause_seconds must be >= 0, got {self.pause_seconds}")
+        if self.max_prompt_seconds is not None and self.max_prompt_seconds <= 0:
+            raise InvalidInputError(f"max_prompt_seconds must be > 0 or None, got {self.max_prompt_seconds}")
+        if self.unknown_symbols not in ("error", "drop"):
+            raise InvalidInputError(f"unknown_symbols must be 'error' or 'drop', got {self.unknown_symbols!r}")
+
+    @property
+    def greedy(self) -> bool:
+        """True when the AR draws no random numbers (top_k == 1 and no repetition-aware resampling)."""
+        return self.top_k == 1 and not self.ras
+
+    def with_changes(self, **changes: Any) -> SynthesisOptions:
+        """A verified copy with some fields changed; an unknown name is an `InvalidInputError` listing the known ones."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise InvalidInputError(
+                f"unknown synthesis option(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
+            )
+        opts = dataclasses.replace(self, **changes) if changes else self
+        opts.verify()
+        return opts
