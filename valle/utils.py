@@ -41,6 +41,9 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Pat
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the final file gets normal permissions
     try:
         yield tmp
         os.replace(tmp, target)
