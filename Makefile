@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 # Reinstalls only when the dependency files change.
 $(STAMP): pyproject.toml constraints.txt scripts/install.sh
-	bash scripts/install.sh test,eval
+	bash scripts/install.sh test,eval,serve
 	touch $(STAMP)
 
 system-deps:

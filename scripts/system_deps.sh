@@ -7,6 +7,8 @@ command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v sox >/dev/null || need+=(sox)
 command -v flite >/dev/null || need+=(flite)
 [ -d /usr/share/games/fortunes ] || need+=(fortunes-min fortunes)
+command -v chromium >/dev/null || need+=(chromium)  # tests/serve/test_browser.py drives the web page
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   echo "installing Debian packages: ${need[*]}"
