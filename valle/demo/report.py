@@ -57,6 +57,7 @@ def spectrogram(wav_path: Path, png: Path, title: str) -> None:
     import torch
 
     wav, sr = sf.read(str(wav_path), dtype="float32")
+    wav = np.pad(wav, (0, max(0, 1024 - len(wav))))  # an output of a frame or two still gets a picture
     spec = torch.stft(torch.from_numpy(wav), n_fft=1024, hop_length=256, window=torch.hann_window(1024),
                       return_complex=True).abs()
     db = 20 * np.log10(spec.numpy() + 1e-5)
