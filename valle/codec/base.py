@@ -77,6 +77,17 @@ class AudioTokenizer(abc.ABC):
         `num_codebooks`, `codebook_size`.
         """
 
+    def _identity_fields(self, content_hash: str) -> dict[str, Any]:
+        """The fields every backend's `identity` starts with."""
+        return {
+            "backend": self.name,
+            "content_hash": content_hash,
+            "sample_rate": self.sample_rate,
+            "frame_rate": self.frame_rate,
+            "num_codebooks": self.num_codebooks,
+            "codebook_size": self.codebook_size,
+        }
+
     @abc.abstractmethod
     def _encode_items(self, wavs: list[Tensor]) -> list[Tensor]:
         """Checked mono 24 kHz waveforms -> one LongTensor[num_codebooks, ceil(T_i / 320)] each."""

@@ -126,12 +126,7 @@ class BuiltinCodec(AudioTokenizer):
     @property
     def identity(self) -> dict[str, Any]:
         return {
-            "backend": self.name,
-            "content_hash": self._hash,
-            "sample_rate": self.sample_rate,
-            "frame_rate": self.frame_rate,
-            "num_codebooks": self.num_codebooks,
-            "codebook_size": self.codebook_size,
+            **self._identity_fields(self._hash),
             "mel": asdict(self.mel),
         }
 

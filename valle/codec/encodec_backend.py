@@ -152,12 +152,7 @@ class EncodecCodec(AudioTokenizer):
     @property
     def identity(self) -> dict[str, Any]:
         return {
-            "backend": self.name,
-            "content_hash": self._hash,
-            "sample_rate": self.sample_rate,
-            "frame_rate": self.frame_rate,
-            "num_codebooks": self.num_codebooks,
-            "codebook_size": self.codebook_size,
+            **self._identity_fields(self._hash),
             "model": "encodec_24khz",
             "bandwidth_kbps": BANDWIDTH_KBPS,
             "weights": self.weights,
