@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speakers", type=int, default=40, help="speakers in the synthetic corpus")
     p.add_argument("--utterances-per-speaker", type=int, default=24, help="utterances per speaker")
     p.add_argument("--seed", type=int, default=0, help="seed for corpus, training and sampling")
-    p.add_argument("--minutes", type=float, default=20.0, help="training time budget in minutes")
+    p.add_argument("--minutes", type=float, default=15.0, help="training time budget in minutes")
     p.add_argument("--fit-codec", action="store_true", help="fit the codec even if the shipped one matches")
     p.add_argument("--eval-items", type=int, default=8, help="test sentences per system")
     p.add_argument("--num-threads", type=int, default=1, help="torch CPU threads")
