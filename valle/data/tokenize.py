@@ -250,13 +250,18 @@ def _batches(cuts: list[Any], batch_duration: float) -> Iterator[list[Any]]:
 _WORKER_CODEC: Any = None
 
 
-def _init_worker(spec: str, devices: Any) -> None:
+def _init_worker_process(spec: str, devices: Any) -> None:
+    """Initializer of a worker process: one torch thread each (N workers share the cores), then the codec."""
     import torch
 
+    torch.set_num_threads(1)
+    _init_worker(spec, devices)
+
+
+def _init_worker(spec: str, devices: Any) -> None:
     from valle.codec import load_codec
 
     global _WORKER_CODEC
-    torch.set_num_threads(1)
     device = devices.get() if devices is not None else "cpu"
     _WORKER_CODEC = load_codec(spec, device=device)
 
@@ -350,7 +355,7 @@ def _encode_all(
     if devices is not None:
         for i in range(n_gpu):
             devices.put(f"cuda:{i}")
-    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(spec, devices)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker_process, initargs=(spec, devices)) as pool:
         yield from _drain(pool.map(_encode_batch, batches), by_id, bar)
 
 
