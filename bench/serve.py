@@ -5,8 +5,13 @@ tiny random-weight checkpoint (`valle.serve.testing.write_debug_checkpoint`: cha
 random EnCodec), a voice is uploaded through the API, one warm-up request is sent, and then `--clients`
 threads each send `--requests` requests back to back (a client stops early once `--time-limit` has passed).
 
-* serial:  `--max-batch 1`: the server handles one request at a time (what a plain handler would do);
-* batched: `--max-batch CLIENTS --max-wait-ms 50`: requests that arrive together are decoded together.
+* serial:  `--max-batch 1 --no-overlap-vocoder`: one request at a time, start to finish (a plain handler);
+* batched, one stage: `--max-batch CLIENTS --max-wait-ms 50 --no-overlap-vocoder`: requests that arrive
+  together are decoded together, then vocoded, before the next batch starts;
+* batched: the same with the server's default `--overlap-vocoder`: the codec turns one batch into audio on
+  its own thread while the model decodes the next batch.
+
+All modes run with the same `--num-threads` (torch threads per server thread).
 
 Random models never emit EOS, so every answer is exactly `--audio-seconds` long (the server's
 `--max-audio-seconds` cap): both modes produce the same audio per request.  Throughput = requests (and
@@ -48,6 +53,8 @@ SIZES: dict[str, dict[str, int]] = {
     "debug": {},  # 2 layers x 32 (the "debug" model), 0.4 M parameters
     "tiny": {"decoder_dim": 128, "nhead": 4, "num_decoder_layers": 4},  # 3.4 M parameters
 }
+# (name, --max-batch (None = --clients), --max-wait-ms, --overlap-vocoder)
+MODES = (("serial", 1, 0.0, False), ("batched, one stage", None, 50.0, False), ("batched", None, 50.0, True))
 STREAM_TEXT = "The first sentence is short. Here comes a second one. A third follows it. And this is the last."
 
 
@@ -113,13 +120,14 @@ def speak(url: str, text: str, stream: bool = False) -> tuple[int, float, float,
 class Server:
     """`valle serve` in a subprocess on a free port."""
 
-    def __init__(self, ckpt: Path, work: Path, args: argparse.Namespace, max_batch: int, max_wait_ms: float):
+    def __init__(self, ckpt: Path, work: Path, args: argparse.Namespace, max_batch: int, max_wait_ms: float,
+                 overlap: bool) -> None:  # fmt: skip
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "valle", "-q", "serve", "--checkpoint", str(ckpt), "--port", str(self.port),
                "--voices", str(work / "voices"), "--max-audio-seconds", str(args.audio_seconds),
                "--num-threads", str(args.num_threads), "--max-batch", str(max_batch), "--max-wait-ms", str(max_wait_ms),
-               "--max-queue", str(4 * args.clients)]  # fmt: skip
+               "--max-queue", str(4 * args.clients), "--overlap-vocoder" if overlap else "--no-overlap-vocoder"]  # fmt: skip
         self.log = open(work / f"server-{self.port}.log", "wb")  # noqa: SIM115 - closed in stop()
         env = {**os.environ, "XDG_CACHE_HOME": str(work / "cache")}
         self.process = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
@@ -261,8 +269,8 @@ def main() -> None:
         work = Path(tmp)
         for size in sizes:
             ckpt = write_debug_checkpoint(work / f"{size}.pt", **SIZES[size])
-            for mode, max_batch, wait_ms in (("serial", 1, 0.0), ("batched", args.clients, 50.0)):
-                server = Server(ckpt, work, args, max_batch, wait_ms)
+            for mode, max_batch, wait_ms, overlap in MODES:
+                server = Server(ckpt, work, args, max_batch or args.clients, wait_ms, overlap)
                 try:
                     server.wait()
                     upload_voice(server.url, "bench")

@@ -152,3 +152,35 @@ def test_the_window_closes_after_max_wait(recorder: Recorder) -> None:
     assert b.submit(2).result(5) == 4
     assert recorder.batches == [[1], [2]]  # the window did not wait for the late item
     b.stop()
+
+
+def test_a_result_that_is_a_future_is_passed_on_when_a_later_stage_settles_it() -> None:
+    """A pipeline stage: run_batch hands back futures; the worker is free for the next batch meanwhile."""
+    from concurrent.futures import Future
+
+    later: list[tuple[int, Future[int]]] = []
+
+    def stage_one(items: list[int]) -> list[Future[int]]:
+        out = []
+        for i in items:
+            f: Future[int] = Future()
+            later.append((i, f))
+            out.append(f)
+        return out
+
+    b: MicroBatcher[int, int] = MicroBatcher(stage_one, max_batch=1, max_wait=0.0)
+    b.start()
+    try:
+        first, second = b.submit(3), b.submit(-1)
+        deadline = time.monotonic() + 10
+        while len(later) < 2:  # both batches ran although neither item is finished
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert not first.done() and not second.done()
+        later[1][1].set_exception(ValueError("bad item -1"))
+        later[0][1].set_result(30)
+        assert first.result(5) == 30
+        with pytest.raises(ValueError, match="bad item -1"):
+            second.result(5)
+    finally:
+        b.stop()

@@ -37,6 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     h.add_argument("--api-key", default=None, help=f"require 'Authorization: Bearer KEY' on /v1 (or set ${ENV_API_KEY})")
     b = p.add_argument_group("batching and limits")
     b.add_argument("--max-batch", type=int, default=8, help="requests decoded together (1: serial handling)")
+    b.add_argument("--overlap-vocoder", action=argparse.BooleanOptionalAction, default=True,
+                   help="vocode finished requests on a second thread while the model decodes the next batch")
     b.add_argument("--max-wait-ms", type=float, default=25.0, help="how long a request waits for others to batch with")
     b.add_argument("--max-queue", type=int, default=64, help="waiting requests before answering 503 + Retry-After")
     b.add_argument("--request-timeout", type=float, default=120.0, help="seconds until a request gets 504")
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         api_key=args.api_key or os.environ.get(ENV_API_KEY) or None,
         default_voice=args.default_voice,
         model_name=Path(args.checkpoint).stem,
-        max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, max_queue=args.max_queue,
+        max_batch=args.max_batch, overlap_vocoder=args.overlap_vocoder, max_wait_ms=args.max_wait_ms, max_queue=args.max_queue,
         request_timeout=args.request_timeout, max_input_chars=args.max_input_chars,
         max_upload_bytes=int(args.max_upload_mb * MIB), max_prompt_seconds=args.max_prompt_seconds,
         max_audio_seconds=args.max_audio_seconds,

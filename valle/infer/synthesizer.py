@@ -68,6 +68,19 @@ class SynthesisRequest:
 
 
 @dataclass
+class DecodedRequests:
+    """Codes of decoded requests, ready for `Synthesizer.render` (`decode_requests`' result).
+
+    Attributes:
+        pieces: per request, the codes [N, Q] of each of its pieces in order (None: the request was skipped).
+        pauses: per request, seconds of silence between its pieces.
+    """
+
+    pieces: list[list[Tensor] | None]
+    pauses: list[float]
+
+
+@dataclass
 class _Job:
     """One piece of text to decode (a request, or one sentence of a split request)."""
 
@@ -278,6 +291,19 @@ class Synthesizer:
         Returns:
             One `(waveform float32 [T], sample_rate)` per request, in order (None for skipped items).
         """
+        return self.render(self.decode_requests(requests, on_error=on_error))
+
+    def decode_requests(
+        self,
+        requests: Sequence[SynthesisRequest | dict[str, Any] | tuple[Any, ...]],
+        *,
+        on_error: Literal["raise", "skip"] = "raise",
+    ) -> DecodedRequests:
+        """The model's half of `synthesize_batch`: plan and decode every request to codes, no vocoding.
+
+        Why separate: a server vocodes one batch while the model decodes the next (`valle.serve`), and the
+        codec is the part of the work that batching does not speed up on a CPU.
+        """
         reqs = [_as_request(r) for r in requests]
         voices: dict[Any, Voice] = {}
         jobs: list[_Job] = []
@@ -294,17 +320,29 @@ class Synthesizer:
                 logger.warning("%s: %s; skipped", name, e)
                 failed.add(i)
         codes = self._decode(jobs)
-        pieces: dict[int, list[np.ndarray]] = defaultdict(list)
+        pieces: list[list[Tensor]] = [[] for _ in reqs]
         for job, c in zip(jobs, codes):
-            pieces[job.request].append(self.vocode(c))
+            pieces[job.request].append(c)
+        pauses = [(r.options or self.options).pause_seconds for r in reqs]
+        return DecodedRequests([None if i in failed else p for i, p in enumerate(pieces)], pauses)
+
+    def render(self, decoded: DecodedRequests, index: int | None = None) -> list[tuple[np.ndarray, int] | None]:
+        """The codec's half: the waveform of every decoded request (or only of request `index`).
+
+        Returns:
+            One `(waveform float32 [T], sample_rate)` per request (None for skipped ones); with `index`, a
+            list of that one request's result.
+        """
+        chosen = range(len(decoded.pieces)) if index is None else [index]
         out: list[tuple[np.ndarray, int] | None] = []
-        for i, req in enumerate(reqs):
-            if i in failed:
+        for i in chosen:
+            pieces = decoded.pieces[i]
+            if pieces is None:
                 out.append(None)
                 continue
-            opts = req.options or self.options
-            pause = np.zeros(round(opts.pause_seconds * self.sample_rate), dtype=np.float32)
-            joined = [p for k, w in enumerate(pieces[i]) for p in ((pause, w) if k else (w,))]
+            pause = np.zeros(round(decoded.pauses[i] * self.sample_rate), dtype=np.float32)
+            wavs = [self.vocode(c) for c in pieces]
+            joined = [p for k, w in enumerate(wavs) for p in ((pause, w) if k else (w,))]
             out.append((np.concatenate(joined).astype(np.float32), self.sample_rate))
         return out
 

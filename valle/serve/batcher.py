@@ -29,8 +29,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-# `run_batch(items)` returns one result per item, or an exception for an item that failed alone.
-BatchFn = Callable[[list[T]], Sequence["R | BaseException"]]
+# `run_batch(items)` returns one result per item, or an exception for an item that failed alone, or a
+# `Future` of either when the item's last step finishes elsewhere (a later pipeline stage).
+BatchFn = Callable[[list[T]], Sequence["R | BaseException | Future[R]"]]
 
 
 class QueueFullError(Exception):
@@ -72,8 +73,8 @@ class MicroBatcher(Generic[T, R]):
     """Collects submitted items into batches for `run_batch`, on one worker thread.
 
     Args:
-        run_batch: called with 1..max_batch items; returns a result or an exception per item, in order.
-            If it raises, every item of the batch gets that exception.
+        run_batch: called with 1..max_batch items; returns a result, an exception or a `Future` (resolved
+            later, e.g. by another thread) per item, in order.  If it raises, every item gets that exception.
         max_batch: the most items per call (1 = serial handling).
         max_wait: seconds the first item of a batch waits for more to arrive (0 = take what is queued).
         max_queue: the most items waiting (not yet in a running batch); more raise `QueueFullError`.
@@ -204,7 +205,18 @@ class MicroBatcher(Generic[T, R]):
         s.sizes[len(items)] += 1
         s.mean_batch_seconds = elapsed if s.batches == 1 else 0.8 * s.mean_batch_seconds + 0.2 * elapsed
         for (_, future), result in zip(batch, results):
-            if isinstance(result, BaseException):
+            if isinstance(result, Future):
+                result.add_done_callback(lambda done, to=future: _settle(to, done))
+            elif isinstance(result, BaseException):
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+
+def _settle(target: Future[R], source: Future[R]) -> None:
+    """Give `target` the outcome of `source` (a later stage's future)."""
+    error = source.exception() if not source.cancelled() else BatcherStoppedError("the work was cancelled")
+    if error is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(source.result())

@@ -24,6 +24,7 @@ class ServeConfig:
     default_voice: str | None = None  # voice used when a request names none; None = the voice is required
     model_name: str = "valle"  # reported by /healthz; the `model` field of a request is accepted as is
     max_batch: int = 8  # requests decoded together; 1 = serial handling (one request at a time)
+    overlap_vocoder: bool = True  # vocode a batch on its own thread while the model decodes the next one
     max_wait_ms: float = 25.0  # how long the first request of a batch waits for others to join it
     max_queue: int = 64  # requests (or streamed sentences) waiting; beyond it: 503 with Retry-After
     request_timeout: float = 120.0  # seconds from arrival to the answer; beyond it: 504

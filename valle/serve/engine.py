@@ -1,13 +1,19 @@
 """`SpeechEngine`: the server's only path to the model: a `Synthesizer` behind a `MicroBatcher`.
 
 Every synthesis (a whole request, or one sentence of a streamed one) becomes a `SpeechJob`; the batcher's
-worker thread hands the jobs that arrived together to `Synthesizer.synthesize_batch` in one call, which
-splits long text, decodes all pieces in batches and joins them with pauses.  No model logic lives here.
+worker thread hands the jobs that arrived together to `Synthesizer.decode_requests` in one call, which
+splits long text and decodes all pieces in batches; `Synthesizer.render` then vocodes each job and joins
+its pieces with pauses.  No model logic lives here.
+
+Two stages, two threads (`overlap_vocoder`, on by default): on a CPU the codec costs the same per request
+batched or not, so while the vocoder thread turns one batch's codes into audio, the worker is already
+decoding the next batch.  Each job's answer is released as soon as its own audio is ready.
 
 Two rules keep concurrent requests from hurting each other:
 
-* the Synthesizer (model, codec and text front-end, none of which is documented as thread-safe) is only
-  used under `self.lock`: by the worker, and by `make_voice`;
+* the Synthesizer's model and text front-end (not documented as thread-safe) are only used under
+  `self.lock` (by the batcher's worker and `make_voice`), its codec only under `self.codec_lock` (by the
+  vocoder thread and `make_voice`);
 * one bad job must not fail the jobs batched with it: a failing batch is split in halves and retried
   (`_run_isolated`).  Validation errors are raised before any decoding, so a retry costs little, the bad
   job ends with its own error and the good ones stay batched.
@@ -19,7 +25,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncGenerator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +33,7 @@ import numpy as np
 from valle.codec.audio import FRAME_RATE
 from valle.errors import ValleError
 from valle.infer.options import SynthesisOptions
-from valle.infer.synthesizer import SynthesisRequest, Synthesizer
+from valle.infer.synthesizer import DecodedRequests, SynthesisRequest, Synthesizer
 from valle.infer.text_split import SENTENCE_END, split_text
 from valle.infer.voice import Voice
 from valle.serve.batcher import MicroBatcher
@@ -65,7 +71,9 @@ class SpeechEngine:
     def __init__(self, synth: Synthesizer, config: ServeConfig) -> None:
         self.synth = synth
         self.config = config
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # the model and text front-end
+        self.codec_lock = threading.Lock()  # the codec (the vocoder thread decodes while the model runs)
+        self._vocoder: ThreadPoolExecutor | None = None
         cap = None if config.max_audio_seconds is None else max(1, round(config.max_audio_seconds * FRAME_RATE))
         # All requests share these options unless they change a sampling field: the Synthesizer batches only
         # jobs with equal options.  batch_size >= max_batch lets a whole micro-batch decode in one pass.
@@ -81,10 +89,15 @@ class SpeechEngine:
         return self.synth.sample_rate
 
     def start(self) -> None:
+        if self.config.overlap_vocoder:
+            self._vocoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="valle-vocoder")
         self.batcher.start()
 
     def stop(self) -> None:
         self.batcher.stop()
+        if self._vocoder is not None:
+            self._vocoder.shutdown(wait=True, cancel_futures=False)  # answers already decoded are still sent
+            self._vocoder = None
 
     # ------------------------------------------------------------------ requests
     def options_for(self, **sampling: object) -> SynthesisOptions:
@@ -146,18 +159,36 @@ class SpeechEngine:
 
     def make_voice(self, wav: np.ndarray, sample_rate: int, transcript: str, name: str) -> Voice:
         """Encode an uploaded prompt (blocking; call from a worker thread, not the event loop)."""
-        with self.lock:
+        with self.lock, self.codec_lock:
             return self.synth.make_voice((wav, sample_rate), transcript, name=name)
 
     # ------------------------------------------------------------------ worker side
-    def _run_batch(self, jobs: list[SpeechJob]) -> list[np.ndarray | BaseException]:
+    def _run_batch(self, jobs: list[SpeechJob]) -> list[np.ndarray | BaseException | Future[np.ndarray]]:
+        """Decode the jobs together (model lock held), then vocode each: here, or on the vocoder thread."""
         requests = [SynthesisRequest(j.text, voice=j.voice, options=j.options, name=j.name) for j in jobs]
         with self.lock:
-            return self._run_isolated(requests)
+            decoded = self._decode_isolated(requests)
+        if self._vocoder is None:
+            return [d if isinstance(d, BaseException) else self._vocode(*d) for d in decoded]
+        return [d if isinstance(d, BaseException) else self._vocoder.submit(self._vocode, *d) for d in decoded]
 
-    def _run_isolated(self, requests: Sequence[SynthesisRequest]) -> list[np.ndarray | BaseException]:
+    def _vocode(self, decoded: DecodedRequests, index: int, name: str) -> np.ndarray:
+        """One job's waveform from its codes (the codec lock keeps `make_voice`'s encoder off it meanwhile)."""
         try:
-            outs = self.synth.synthesize_batch(requests)
+            with self.codec_lock:
+                result = self.synth.render(decoded, index)[0]
+        except Exception as e:  # the codec failing on codes the model made is a bug, not the request's fault
+            logger.error("%s: vocoding failed", name, exc_info=e)
+            raise SynthesisFailedError(f"synthesis failed ({type(e).__name__}); the server log has the details") from e
+        assert result is not None  # on_error="raise": no request is skipped
+        return result[0]
+
+    def _decode_isolated(
+        self, requests: Sequence[SynthesisRequest]
+    ) -> list[tuple[DecodedRequests, int, str] | BaseException]:
+        """Per request: (its batch's codes, its index there, its name), or the error that is its own."""
+        try:
+            decoded = self.synth.decode_requests(requests)
         except Exception as e:  # any failure, bug or bad input, is isolated to its job
             if len(requests) == 1:
                 if isinstance(e, ValleError):
@@ -165,8 +196,8 @@ class SpeechEngine:
                 logger.error("%s: synthesis failed", requests[0].name, exc_info=e)
                 return [SynthesisFailedError(f"synthesis failed ({type(e).__name__}); the server log has the details")]
             half = len(requests) // 2
-            return self._run_isolated(requests[:half]) + self._run_isolated(requests[half:])
-        return [wav for wav, _ in outs]  # type: ignore[misc]  # on_error="raise": never None
+            return self._decode_isolated(requests[:half]) + self._decode_isolated(requests[half:])
+        return [(decoded, i, r.name) for i, r in enumerate(requests)]
 
 
 def _piece(job: SpeechJob, pieces: list[str], k: int) -> SpeechJob:
