@@ -49,3 +49,13 @@ def test_synth_corpus_command_writes_corpus(tmp_path: Path) -> None:
                   "--utterances-per-speaker", "2", "--no-flite")
     assert out.returncode == 0, out.stderr
     assert len(list((tmp_path / "c").rglob("*.wav"))) == 4
+
+
+@pytest.mark.parametrize(("spec", "message"), [("mine", "NAME=CHECKPOINT"), ("pretrained=x.pt", "is taken"),
+                                                ("mine=/no/such.pt", "not found")])  # fmt: skip
+def test_demo_system_flag_errors_are_one_line_exit_2(tmp_path: Path, spec: str, message: str) -> None:
+    out = run_cli("demo", "--work-dir", str(tmp_path / "d"), "--system", spec)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], out.stderr
+    assert not (tmp_path / "d").exists()  # refused before any stage ran

@@ -13,7 +13,7 @@ from valle.data.config import CODES_FIELD, DataConfig
 from valle.data.dataset import TtsDataset
 from valle.data.prompts import PromptSelector
 from valle.data.sampler import make_sampler
-from valle.errors import InvalidInputError
+from valle.errors import DataError, InvalidInputError
 
 FRAME_SHIFT = 320 / 24000
 PHONES = ["a", "b", "c", "d", "e", "_"]
@@ -114,6 +114,15 @@ def test_sampler_passes_num_buckets_and_filters(cuts: CutSet) -> None:
     expected = {c.id for c in cuts if 1.0 <= c.duration <= 2.0}
     assert {c.id for c in seen} == expected
     assert all(sum(c.duration for c in b) <= 5.0 + 1e-6 for b in make_sampler(cuts, cfg))
+
+
+def test_a_corpus_smaller_than_the_bucket_count_gets_fewer_buckets_and_no_cut_is_an_error(cuts: CutSet) -> None:
+    few = cuts.subset(first=3)
+    sampler = make_sampler(few, DataConfig(max_duration=100.0, num_buckets=10))
+    assert len(sampler.duration_bins) <= 2  # at most 3 buckets (lhotse merges equal bins), not its assertion
+    assert sorted(c.id for b in sampler for c in b) == sorted(few.ids)
+    with pytest.raises(DataError, match="no training cuts last between 50 and 60 s"):
+        make_sampler(cuts, DataConfig(filter_min_duration=50.0, filter_max_duration=60.0))
 
 
 def test_sampler_restored_from_state_yields_exactly_the_remaining_batches(cuts: CutSet) -> None:

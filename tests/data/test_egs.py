@@ -94,3 +94,26 @@ def test_ljspeech_recipe_on_an_ljspeech_tree(small_corpus: Path, tiny_codec: Pat
     (root / "metadata.csv").write_text("\n".join(rows) + "\n")
     run_recipe("ljspeech", tmp_path, "--stage", "1", "--audio-extractor", "Builtin", "--codec", str(tiny_codec))
     assert _assert_splits(tmp_path / "data" / "tokenized") == {"train": 18, "dev": 1, "test": 1}
+
+
+def test_synthetic_train_recipe_prepares_and_trains_with_profile_overrides(tmp_path: Path) -> None:
+    """egs/synthetic/train.sh stages 0-5 at toy size: corpus, shipped codec, tokens, a 2-step training run."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    args = ["--stop-stage", "5", "--speakers", "3", "--utterances-per-speaker", "4", "--decoder-dim", "32",
+            "--nhead", "2", "--num-decoder-layers", "1", "--max-minutes", "0", "--max-steps", "2", "--num-jobs", "1"]
+    out = subprocess.run(["bash", str(REPO / "egs/synthetic/train.sh"), *args], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert (tmp_path / "data" / "codec.pt").read_bytes() == (REPO / "valle/assets/synth-codec.pt").read_bytes()
+    assert _assert_splits(tmp_path / "data" / "tokenized")["train"] > 0
+    from valle.models import load_checkpoint
+
+    model = load_checkpoint(tmp_path / "exp" / "model-last.pt")
+    assert (model.config.decoder_dim, model.config.num_decoder_layers) == (32, 1)  # the overrides won
+    from valle.models import read_checkpoint_dict
+
+    latest = (tmp_path / "exp" / "latest.txt").read_text().strip()
+    assert read_checkpoint_dict(tmp_path / "exp" / latest)["state"]["step"] == 2  # --max-steps reached valle train
+    bad = subprocess.run(["bash", str(REPO / "egs/synthetic/train.sh"), "--profile", "tpu"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert bad.returncode == 2 and "cpu or gpu" in bad.stderr

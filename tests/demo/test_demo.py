@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from valle.demo import DemoConfig, run_demo
 
@@ -30,3 +33,10 @@ def test_tiny_demo_end_to_end_and_rerun_reuses_outputs(tmp_path: Path) -> None:
     stamps = {p: p.stat().st_mtime_ns for p in outputs}
     assert run_demo(cfg) == report  # second run: every stage reused
     assert stamps == {p: p.stat().st_mtime_ns for p in outputs}
+    # No training, one more checkpoint to evaluate (here the demo's own: same seed, so the same audio).
+    again = dataclasses.replace(cfg, minutes=0, extra_systems={"mine": cfg.work_dir / "exp" / "model-last.pt"})
+    assert "| mine |" in run_demo(again).read_text()
+    assert json.loads((cfg.work_dir / "report.json").read_text())["systems"]["mine"]["items"] == 2
+    assert stamps == {p: p.stat().st_mtime_ns for p in outputs}
+    for p in outputs:
+        assert np.array_equal(sf.read(p)[0], sf.read(cfg.work_dir / "outputs" / "mine" / p.name)[0])

@@ -193,3 +193,31 @@ def test_starts_from_a_reference_checkpoint(reference_dir: Path, random_corpus: 
     after = read_checkpoint_dict(exp / "checkpoint-2.pt")["model"]
     moved = [k for k in before if not torch.equal(before[k], after[k])]
     assert moved and len(moved) < len(before)  # trained from the reference weights (not from scratch)
+
+
+def test_fine_tuning_from_weights_with_other_symbols_moves_each_embedding_row_to_its_symbol(
+    random_corpus: Path, tmp_path: Path
+) -> None:
+    """A corpus with a new phoneme shifts the ids after it; the start weights follow their symbols."""
+    from valle.models import build_model, debug_config
+    from valle.text import TextTokenCollater
+    from valle.train.resume import TEXT_EMBEDDINGS, load_start_checkpoint
+
+    exp = tmp_path / "exp"
+    train(tiny_config(random_corpus, exp, num_epochs=1, max_steps=1))
+    source = load_checkpoint(exp / "model-last.pt")
+    old = source.meta.symbols
+    new = sorted(old + ["!new"])  # sorts before every phoneme: all their ids move by one
+    cfg = tiny_config(random_corpus, tmp_path / "exp2", resume=str(exp / "model-last.pt"))
+    torch.manual_seed(0)
+    target = build_model(debug_config())
+    untouched = {k: target.state_dict()[k].clone() for k in TEXT_EMBEDDINGS}
+    assert load_start_checkpoint(cfg, target, target.config, True, new) == (None, None)  # fresh optimizer state
+    old_ids, new_ids = TextTokenCollater(old).token2idx, TextTokenCollater(new).token2idx
+    for key in TEXT_EMBEDDINGS:
+        before, after = source.state_dict()[key], target.state_dict()[key]
+        for token in old:
+            assert torch.equal(after[new_ids[token]], before[old_ids[token]]), (key, token)
+        assert torch.equal(after[new_ids["!new"]], untouched[key][new_ids["!new"]])  # a new symbol: fresh row
+    assert torch.equal(target.state_dict()["ar_audio_embedding.word_embeddings.weight"],
+                       source.state_dict()["ar_audio_embedding.word_embeddings.weight"])  # fmt: skip

@@ -14,22 +14,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speakers", type=int, default=40, help="speakers in the synthetic corpus")
     p.add_argument("--utterances-per-speaker", type=int, default=24, help="utterances per speaker")
     p.add_argument("--seed", type=int, default=0, help="seed for corpus, training and sampling")
-    p.add_argument("--minutes", type=float, default=15.0, help="training time budget in minutes")
+    p.add_argument("--minutes", type=float, default=15.0, help="training time budget in minutes (0: no training)")
     p.add_argument("--fit-codec", action="store_true", help="fit the codec even if the shipped one matches")
     p.add_argument("--eval-items", type=int, default=8, help="test sentences per system")
     p.add_argument("--num-threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--system", action="append", default=[], metavar="NAME=CHECKPOINT",
+                   help="also evaluate this checkpoint under NAME (repeatable), e.g. --system mine=exp/model-best-valid.pt")
 
 
 def run(args: argparse.Namespace) -> int:
     from valle.demo import DemoConfig, run_demo
 
-    if args.minutes <= 0:
-        from valle.errors import InvalidInputError
+    from valle.errors import InvalidInputError, MissingFileError
 
-        raise InvalidInputError(f"--minutes must be > 0, got {args.minutes}")
+    if args.minutes < 0:
+        raise InvalidInputError(f"--minutes must be >= 0 (0: no training), got {args.minutes}")
+    extra: dict[str, Path] = {}
+    for spec in args.system:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path or not name.replace("_", "").replace("-", "").isalnum():
+            raise InvalidInputError(f"--system takes NAME=CHECKPOINT (NAME: letters, digits, - or _), got {spec!r}")
+        if name in ("ground_truth", "codec", "untrained", "demo", "pretrained") or name in extra:
+            raise InvalidInputError(f"--system name {name!r} is taken; choose another")
+        if not Path(path).is_file():
+            raise MissingFileError(f"--system {name}: checkpoint {path} not found")
+        extra[name] = Path(path)
     report = run_demo(DemoConfig(work_dir=args.work_dir, speakers=args.speakers,
                                  utterances_per_speaker=args.utterances_per_speaker, seed=args.seed,
                                  minutes=args.minutes, fit_codec=args.fit_codec, eval_items=args.eval_items,
-                                 num_threads=args.num_threads))
+                                 num_threads=args.num_threads, extra_systems=extra))
     print(f"report: {report}")
     return 0

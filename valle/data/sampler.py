@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from lhotse import CutSet, load_manifest_lazy
 from lhotse.dataset import DynamicBucketingSampler, SimpleCutSampler
 
 from valle.data.config import DataConfig
-from valle.errors import MissingFileError
+from valle.errors import DataError, MissingFileError
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +50,19 @@ def make_sampler(cuts: CutSet, cfg: DataConfig, *, train: bool = True, world_siz
     """
     cuts = filter_duration(cuts, cfg)
     if train and cfg.bucketing_sampler:
+        # lhotse refuses more buckets than cuts (an assertion); a tiny corpus simply gets fewer buckets
+        have = sum(1 for _ in itertools.islice(cuts, cfg.num_buckets))
+        if have == 0:
+            raise DataError(
+                f"no training cuts last between {cfg.filter_min_duration:g} and {cfg.filter_max_duration:g} s; "
+                "check the manifests or the --filter-min/max-duration flags"
+            )
+        if have < cfg.num_buckets:
+            logger.warning("only %d training cuts: using %d duration buckets instead of %d", have, have, cfg.num_buckets)
         return DynamicBucketingSampler(
             cuts,
             max_duration=cfg.max_duration,
-            num_buckets=cfg.num_buckets,
+            num_buckets=min(have, cfg.num_buckets),
             shuffle=cfg.shuffle,
             drop_last=cfg.drop_last,
             seed=cfg.seed,

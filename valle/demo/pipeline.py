@@ -40,7 +40,8 @@ class DemoConfig:
     speakers: int = 40  # synthetic corpus speakers (8 of them held out as unseen test voices)
     utterances_per_speaker: int = 24
     seed: int = 0
-    minutes: float = 15.0  # training budget (wall clock); 15 keeps a fresh `make demo` near 30 minutes
+    minutes: float = 15.0  # training budget (wall clock); 15 keeps a fresh `make demo` near 30 minutes; 0 = no
+    # training (the "demo" system is left out; e.g. to evaluate `extra_systems` only)
     fit_codec: bool = False  # refit the codec even when the shipped one matches the corpus
     eval_items: int = 8  # test sentences synthesized per system (spread over the unseen speakers)
     max_seconds: float = 10.0  # longest synthesized sentence (caps an undertrained model that never stops)
@@ -51,6 +52,7 @@ class DemoConfig:
     nhead: int = 4
     num_decoder_layers: int = 4
     systems: list[str] = field(default_factory=lambda: ["untrained", "demo", "pretrained"])
+    extra_systems: dict[str, Path] = field(default_factory=dict)  # more checkpoints to evaluate, by name
 
     @property
     def corpus_config(self) -> SynthCorpusConfig:
@@ -148,7 +150,14 @@ def stage_train(cfg: DemoConfig, tokenized: Path) -> Path:
     return result.model_checkpoint
 
 
-def stage_speak_and_evaluate(cfg: DemoConfig, corpus: Path, codec: Path, demo_model: Path) -> Path:
+def trained_before(cfg: DemoConfig) -> Path | None:
+    """The demo model a finished earlier run left (reported even when this run trains nothing), or None."""
+    exp = cfg.work_dir / "exp"
+    done = (exp / "model-last.pt").is_file() and (exp / "demo-done.json").is_file()
+    return exp / "model-last.pt" if done else None
+
+
+def stage_speak_and_evaluate(cfg: DemoConfig, corpus: Path, codec: Path, demo_model: Path | None) -> Path:
     """Synthesize the test items with every system, evaluate them, write demo/report.md."""
     from valle.demo.report import spectrogram, training_curve, write_report
     from valle.demo.speak import load_system, pick_items, speak_ground_truth, speak_system
@@ -157,13 +166,17 @@ def stage_speak_and_evaluate(cfg: DemoConfig, corpus: Path, codec: Path, demo_mo
     items = pick_items(corpus, cfg.eval_items)
     out = cfg.work_dir / "outputs"
     speak_ground_truth(items, out, codec)
-    checkpoints = {"untrained": demo_model, "demo": demo_model, "pretrained": SHIPPED_MODEL}
+    # without a demo model, the untrained baseline takes the shipped model's shape (the same small size)
+    checkpoints = {"untrained": demo_model or SHIPPED_MODEL, "demo": demo_model, "pretrained": SHIPPED_MODEL,
+                   **cfg.extra_systems}  # fmt: skip
     notes = []
     systems = ["ground_truth", "codec"]
-    for name in cfg.systems:
-        synth = load_system(name, checkpoints[name], codec, seed=cfg.seed)
+    for name in [s for s in cfg.systems if checkpoints[s] is not None] + list(cfg.extra_systems):
+        checkpoint = checkpoints[name]
+        assert checkpoint is not None
+        synth = load_system(name, checkpoint, codec, seed=cfg.seed)
         if synth is None:
-            notes.append(f"{name}: not available ({checkpoints[name]} missing or built for another codec)")
+            notes.append(f"{name}: not available ({checkpoint} missing or built for another codec)")
             continue
         speak_system(synth, items, out / name, max_frames=round(cfg.max_seconds * 75))
         systems.append(name)
@@ -208,5 +221,5 @@ def run_demo(cfg: DemoConfig) -> Path:
     manifests = stage_manifests(cfg, corpus)
     codec = stage_codec(cfg, corpus)
     tokenized = stage_tokens(cfg, manifests, codec)
-    model = stage_train(cfg, tokenized)
+    model = stage_train(cfg, tokenized) if cfg.minutes > 0 else trained_before(cfg)
     return stage_speak_and_evaluate(cfg, corpus, codec, model)

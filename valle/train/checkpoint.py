@@ -142,7 +142,8 @@ def load_train_checkpoint(path: Path) -> dict[str, Any]:
     weights = ckpt.get("model") if isinstance(ckpt.get("model"), dict) else ckpt.get("state_dict")
     if not isinstance(weights, dict):
         raise CheckpointError(f"{path} holds no model weights ('model' or 'state_dict'); it is not a VALL-E checkpoint")
-    return {"model": weights, "foreign": True}
+    symbols = ckpt.get("symbols")  # an inference checkpoint names the text symbols its embedding rows stand for
+    return {"model": weights, "foreign": True, "symbols": symbols if isinstance(symbols, list) else None}
 
 
 def resume_path(exp_dir: Path, resume: str | None, start_batch: int, start_epoch: int) -> Path | None:

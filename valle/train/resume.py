@@ -6,7 +6,9 @@
   Unlike the reference, `--start-epoch` is honoured (it silently reset it to 1 when switching between
   stages 1 and 2); the step counter restarts, so the new stage gets its own warmup.
 * A file that is not a valle training checkpoint (lifeiteng/vall-e's epoch-N.pt, an inference
-  checkpoint): its weights, with fresh state.
+  checkpoint): its weights, with fresh state.  When it names its text symbols (our inference checkpoints
+  do) and they differ from this corpus's, the text-embedding rows are moved to the new ids symbol by
+  symbol, so fine-tuning on a corpus with a few new phonemes keeps what the model knew of the others.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from valle.errors import CheckpointError
 from valle.models.config import ModelConfig
@@ -26,9 +28,12 @@ from valle.train.setup import check_model_config
 logger = logging.getLogger(__name__)
 
 
-def load_start_checkpoint(cfg: TrainConfig, model: nn.Module, model_config: ModelConfig, is_main: bool
+def load_start_checkpoint(cfg: TrainConfig, model: nn.Module, model_config: ModelConfig, is_main: bool,
+                          symbols: list[str] | None = None
                           ) -> tuple[dict[str, Any] | None, ckpt_io.TrainState | None]:  # fmt: skip
     """Load the start checkpoint's weights into `model`.
+
+    `symbols` (this corpus's symbol table) lets foreign weights with another symbol table be remapped.
 
     Returns:
         (checkpoint dict, its TrainState) for a same-stage resume; (None, None) for a fresh start, a stage
@@ -40,6 +45,8 @@ def load_start_checkpoint(cfg: TrainConfig, model: nn.Module, model_config: Mode
     saved = ckpt_io.load_train_checkpoint(path)
     if saved.get("foreign"):
         logger.info("starting from the weights of %s (not a valle training checkpoint: fresh optimizer state)", path)
+        if saved.get("symbols") is not None and symbols is not None and saved["symbols"] != symbols:
+            saved["model"] = remap_text_rows(saved["model"], saved["symbols"], symbols, model.state_dict(), path)
     else:
         check_model_config(saved["model_config"], model_config, path)
     try:
@@ -65,3 +72,31 @@ def _switch_stage(cfg: TrainConfig, path: Path, old_stage: int, is_main: bool) -
             src = cfg.exp_dir / f"{name}.pt"
             if src.is_file():
                 ckpt_io.copy_checkpoint(src, cfg.exp_dir / f"{name}-stage{old_stage}.pt")
+
+
+TEXT_EMBEDDINGS = ("ar_text_embedding.word_embeddings.weight", "nar_text_embedding.word_embeddings.weight")
+
+
+def remap_text_rows(weights: dict[str, Tensor], old: list[str], new: list[str], fresh: dict[str, Tensor],
+                    path: Path) -> dict[str, Tensor]:  # fmt: skip
+    """`weights` with each text-embedding row moved from its id under `old` symbols to its id under `new`.
+
+    Model ids are positions in the collater's vocabulary (specials, then the sorted symbols), so one new
+    symbol shifts every id after it.  Symbols only `new` has keep the rows of `fresh` (the new model's
+    initialisation); rows past the vocabulary keep the checkpoint's.
+    """
+    from valle.text import TextTokenCollater
+
+    old_ids, new_ids = TextTokenCollater(old).token2idx, TextTokenCollater(new).token2idx
+    added = sorted(set(new_ids) - set(old_ids))
+    out = dict(weights)
+    for key in TEXT_EMBEDDINGS:
+        if key not in weights or key not in fresh or weights[key].shape != fresh[key].shape:
+            continue  # a shape mismatch is reported by load_state_dict
+        rows = weights[key].clone()
+        for token, i in new_ids.items():
+            rows[i] = weights[key][old_ids[token]] if token in old_ids else fresh[key][i]
+        out[key] = rows
+    logger.info("%s: text symbols differ from this corpus's; embedding rows remapped by symbol (%d new: %s)",
+                path, len(added), " ".join(added) or "-")  # fmt: skip
+    return out
