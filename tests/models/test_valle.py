@@ -155,3 +155,22 @@ def test_bad_options_raise() -> None:
         model.nar_logits(x, x_lens, y, y_lens, stage=1, prefix_len=6)
     with pytest.raises(InvalidInputError, match="selects nothing"):
         compute_losses(build_model(debug_config(num_quantizers=1)), x, x_lens, y, y_lens, train_stage=TrainStage.NAR)
+
+
+def test_attention_dropout_is_its_own_setting_and_changes_no_weight() -> None:
+    from valle.models.attention import MultiHeadAttention
+
+    torch.manual_seed(0)
+    default = build_model(debug_config())
+    torch.manual_seed(0)
+    no_attn = build_model(debug_config(attention_dropout=0.0))
+    assert {m.dropout for m in default.modules() if isinstance(m, MultiHeadAttention)} == {0.1}
+    assert {m.dropout for m in no_attn.modules() if isinstance(m, MultiHeadAttention)} == {0.0}
+    drops = [[m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)] for model in (default, no_attn)]
+    assert drops[0] == drops[1] and 0.1 in drops[1]  # the other dropouts stay
+    sd_a, sd_b = default.state_dict(), no_attn.state_dict()
+    assert sd_a.keys() == sd_b.keys() and all(torch.equal(sd_a[k], sd_b[k]) for k in sd_a)
+    assert ModelConfig.from_dict(no_attn.config.to_dict()) == no_attn.config
+    assert ModelConfig.from_dict({"decoder_dim": 64, "nhead": 4}).attention_dropout is None  # older checkpoints
+    with pytest.raises(InvalidInputError, match="attention_dropout"):
+        ModelConfig(attention_dropout=1.0)

@@ -87,6 +87,9 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--share-embedding", type=str2bool, default=d.share_embedding, help="tie NAR heads to embeddings")
     g.add_argument("--prepend-bos", type=str2bool, default=d.prepend_bos, help="AR audio starts with BOS")
     g.add_argument("--num-quantizers", type=int, default=d.num_quantizers, help="codebooks modelled (1 = AR only)")
+    g.add_argument("--attention-dropout", type=float, default=None,
+                   help="dropout on attention weights (default: 0.1 like every dropout, as the reference); 0 makes "
+                        "CPU training ~1.8x faster (fused attention)")  # fmt: skip
 
 
 def _add_data_flags(p: argparse.ArgumentParser) -> None:
@@ -123,7 +126,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         model_name=args.model_name, decoder_dim=args.decoder_dim, nhead=args.nhead,
         num_decoder_layers=args.num_decoder_layers, scale_factor=args.scale_factor, norm_first=args.norm_first,
         add_prenet=args.add_prenet, prefix_mode=args.prefix_mode, share_embedding=args.share_embedding,
-        prepend_bos=args.prepend_bos, num_quantizers=args.num_quantizers,
+        prepend_bos=args.prepend_bos, num_quantizers=args.num_quantizers, attention_dropout=args.attention_dropout,
     )  # fmt: skip
     data = DataConfig(
         manifest_dir=args.manifest_dir, text_tokens=args.text_tokens, max_duration=args.max_duration,

@@ -57,6 +57,7 @@ class TransformerLayer(nn.Module):
         dim: width D.
         num_heads: attention heads.
         dropout: residual, attention and feed-forward dropout.
+        attention_dropout: dropout on the attention weights if not the same as `dropout`.
         norm_first: pre-norm (`x + f(norm(x))`) if True, post-norm (`norm(x + f(x))`) otherwise.
         adaptive_norm: use `AdaptiveLayerNorm` (NAR) instead of `LayerNorm` (AR).
         cross_attention: add an attention block over a memory (VALL-F's text) after self-attention.
@@ -70,11 +71,13 @@ class TransformerLayer(nn.Module):
         norm_first: bool,
         adaptive_norm: bool,
         cross_attention: bool,
+        attention_dropout: float | None = None,
     ) -> None:
         super().__init__()
         self.norm_first = norm_first
-        self.self_attn = MultiHeadAttention(dim, num_heads, dropout)
-        self.multihead_attn = MultiHeadAttention(dim, num_heads, dropout, cross=True) if cross_attention else None
+        p_attn = dropout if attention_dropout is None else attention_dropout
+        self.self_attn = MultiHeadAttention(dim, num_heads, p_attn)
+        self.multihead_attn = MultiHeadAttention(dim, num_heads, p_attn, cross=True) if cross_attention else None
         self.linear1 = nn.Linear(dim, 4 * dim)
         self.linear2 = nn.Linear(4 * dim, dim)
         self.dropout = nn.Dropout(dropout)
@@ -120,7 +123,8 @@ class TransformerStack(nn.Module):
 
     Args:
         num_layers: depth.
-        dim, num_heads, dropout, norm_first, adaptive_norm, cross_attention: see `TransformerLayer`.
+        dim, num_heads, dropout, norm_first, adaptive_norm, cross_attention, attention_dropout: see
+            `TransformerLayer`.
     """
 
     def __init__(
@@ -132,11 +136,12 @@ class TransformerStack(nn.Module):
         norm_first: bool,
         adaptive_norm: bool,
         cross_attention: bool,
+        attention_dropout: float | None = None,
     ) -> None:
         super().__init__()
         self.num_heads = num_heads
         self.layers = nn.ModuleList(
-            TransformerLayer(dim, num_heads, dropout, norm_first, adaptive_norm, cross_attention)
+            TransformerLayer(dim, num_heads, dropout, norm_first, adaptive_norm, cross_attention, attention_dropout)
             for _ in range(num_layers)
         )
         self.norm = make_norm(dim, adaptive_norm) if norm_first else None

@@ -55,7 +55,8 @@ class VALLE(nn.Module):
         self.ar_text_position = SinePositionalEmbedding(d, c.dropout, learn_alpha=True)
         self.ar_audio_position = SinePositionalEmbedding(d, c.dropout, learn_alpha=True)
         self.ar_decoder = TransformerStack(
-            c.num_decoder_layers, d, c.nhead, c.dropout, c.norm_first, adaptive_norm=False, cross_attention=cross
+            c.num_decoder_layers, d, c.nhead, c.dropout, c.norm_first, adaptive_norm=False, cross_attention=cross,
+            attention_dropout=c.attention_dropout
         )
         # Not tied to the AR audio embedding: the reference found tying hurts accuracy.
         self.ar_predict_layer = nn.Linear(d, c.num_audio_tokens + 1, bias=False)
@@ -73,7 +74,8 @@ class VALLE(nn.Module):
             self.nar_text_position = SinePositionalEmbedding(dn, 0.0, learn_alpha=False)
             self.nar_audio_position = SinePositionalEmbedding(dn, c.dropout, learn_alpha=False)
             self.nar_decoder = TransformerStack(
-                c.nar_num_layers, dn, c.nar_nhead, c.dropout, c.norm_first, adaptive_norm=True, cross_attention=cross
+                c.nar_num_layers, dn, c.nar_nhead, c.dropout, c.norm_first, adaptive_norm=True, cross_attention=cross,
+                attention_dropout=c.attention_dropout
             )
             self.nar_predict_layers = nn.ModuleList(
                 nn.Linear(dn, c.num_audio_tokens, bias=False) for _ in range(q - 1)

@@ -25,7 +25,7 @@ from valle.train.schedule import LrSchedule
 logger = logging.getLogger(__name__)
 
 # Fields that may differ between a checkpoint and the current flags without changing any weight's meaning.
-SOFT_MODEL_FIELDS = ("prefix_mode", "dropout")
+SOFT_MODEL_FIELDS = ("prefix_mode", "dropout", "attention_dropout")
 
 
 @dataclass
