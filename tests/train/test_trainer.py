@@ -140,6 +140,9 @@ def test_outputs_checkpoints_and_inference_model(random_corpus: Path, tmp_path: 
     assert (exp / "model-last.pt").stat().st_size < 0.6 * (exp / "epoch-1.pt").stat().st_size
     # The training checkpoint also loads where a reference checkpoint is expected (model + flags at top level).
     ref_style = load_checkpoint(exp / "best-valid-loss.pt")
+    assert ref_style.meta.source == "valle-train"  # and it carries what synthesis needs, like model-*.pt
+    assert (ref_style.meta.symbols, ref_style.meta.tokenizer, ref_style.meta.codec) == (
+        model.meta.symbols, model.meta.tokenizer, model.meta.codec)  # fmt: skip
     saved = read_checkpoint_dict(exp / "best-valid-loss.pt")["model"]
     for k, v in ref_style.state_dict().items():
         assert torch.equal(v, saved[k]), k

@@ -28,7 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--text-tokens", type=Path, default=None, help="unique_text_tokens.k2symbols (lifeiteng/vall-e checkpoints)")
     g.add_argument("--codec", default=None, help="codec spec or file (default: the one the checkpoint records)")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    g.add_argument("--num-threads", type=int, default=1, help="torch CPU threads (1 is fastest on a busy 2-core box)")
+    g.add_argument("--num-threads", type=int, default=1,
+                   help="torch CPU threads per stage (model and codec run on their own threads with --overlap-vocoder)")
     h = p.add_argument_group("server")
     h.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: all; then set --api-key)")
     h.add_argument("--port", type=int, default=8000, help="TCP port")

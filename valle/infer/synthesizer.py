@@ -185,7 +185,7 @@ class Synthesizer:
             tokenizer = meta.tokenizer if meta.tokenizer else REFERENCE_TOKENIZER
         if isinstance(tokenizer, dict):
             tokenizer = TextTokenizer.from_settings(tokenizer)
-        if meta.source == "valle" and meta.codec is None and codec is None:
+        if meta.source in ("valle", "valle-train") and meta.codec is None and codec is None:
             raise CheckpointError(
                 f"checkpoint {path} records no codec; pass --codec with the codec the model was trained with"
             )

@@ -40,6 +40,7 @@ from valle.utils import atomic_write
 logger = logging.getLogger(__name__)
 
 FORMAT = "valle-checkpoint"
+TRAIN_FORMAT = "valle-train-checkpoint"  # valle.train.checkpoint.FORMAT (that package imports this one)
 FORMAT_VERSION = 1
 # Harmless classes a reference checkpoint may pickle; paths only store strings.
 SAFE_GLOBALS: list[Any] = [pathlib.PosixPath, pathlib.PurePosixPath, pathlib.PureWindowsPath]
@@ -173,7 +174,14 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
         state = ckpt["model"]
         config = _reference_config(ckpt, state, p)
         flags = {k: _plain(v) for k, v in ckpt.items() if k not in REFERENCE_TRAINING_STATE}
-        meta = CheckpointMeta(source="lifeiteng", path=str(p), extra=flags)
+        # valle's own training checkpoints use this layout too, and also carry what synthesis needs
+        ours = ckpt.get("format") == TRAIN_FORMAT
+        meta = CheckpointMeta(
+            source="valle-train" if ours else "lifeiteng", path=str(p), extra=flags,
+            symbols=ckpt.get("symbols") if ours and isinstance(ckpt.get("symbols"), list) else None,
+            tokenizer=ckpt.get("tokenizer") if ours and isinstance(ckpt.get("tokenizer"), dict) else None,
+            codec=ckpt.get("codec") if ours and isinstance(ckpt.get("codec"), dict) else None,
+        )  # fmt: skip
     else:
         raise CheckpointError(
             f"checkpoint {p} is neither a valle checkpoint nor a lifeiteng/vall-e one (no 'model' state dict)"

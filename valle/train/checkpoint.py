@@ -38,7 +38,7 @@ from valle.utils import atomic_write
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "valle-train-checkpoint"
+FORMAT = "valle-train-checkpoint"  # also valle.models.checkpoint.TRAIN_FORMAT
 FORMAT_VERSION = 1
 LATEST = "latest.txt"  # names the newest training checkpoint of an exp dir (written after each save)
 _STEP_RE = re.compile(r"checkpoint-(\d+)\.pt$")
