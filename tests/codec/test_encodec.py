@@ -103,3 +103,17 @@ def test_bad_checkpoint(offline: Path) -> None:
     torch.save({"not": torch.zeros(1)}, bad)
     with pytest.raises(CheckpointError, match="not a usable EnCodec"):
         load_codec(f"encodec:{bad}")
+
+
+def test_random_encodec_is_the_same_codec_whatever_the_thread_count() -> None:
+    """A checkpoint records the codec's content hash; a server running other thread counts must match it."""
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = random_encodec(3).identity
+        torch.set_num_threads(2)
+        two = random_encodec(3).identity
+        assert torch.get_num_threads() == 2  # restored
+    finally:
+        torch.set_num_threads(threads)
+    assert one == two

@@ -233,6 +233,20 @@ def random_encodec(seed: int = 0, device: str | torch.device = "cpu") -> Encodec
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = _build_model().eval()
+    # One thread: the codebooks come from the encoder's output, whose float rounding depends on the thread
+    # count, and the codec's content hash must not (a checkpoint records it; a server with other threads
+    # would refuse the same seed's codec).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _fill_codebooks(model, gen)
+    finally:
+        torch.set_num_threads(threads)
+    return EncodecCodec(model, weights=f"random-seed-{seed}", device=device)
+
+
+def _fill_codebooks(model: nn.Module, gen: torch.Generator) -> None:
+    """Set every codebook to jittered encoder residuals of seeded noise (see `random_encodec`)."""
     with torch.no_grad():
         emb = model.encoder(0.1 * torch.randn(2, 1, 24_000, generator=gen))  # [2, D, 75]
         residual = emb.transpose(1, 2).reshape(-1, emb.shape[1])  # [N, D]
@@ -247,4 +261,3 @@ def random_encodec(seed: int = 0, device: str | torch.device = "cpu") -> Encodec
             book.cluster_size.fill_(1.0)
             book.inited.fill_(1.0)
             residual = residual - entries[book.quantize(residual)]
-    return EncodecCodec(model, weights=f"random-seed-{seed}", device=device)
