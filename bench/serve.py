@@ -18,7 +18,7 @@ Random models never emit EOS, so every answer is exactly `--audio-seconds` long 
 audio seconds) completed per wall second; latency = per request, as a client sees it.  A last run measures
 streaming: time to the first audio byte vs. the whole answer, for a 4-sentence text, one client.
 
-    .venv/bin/python bench/serve.py                                  # the README table (about 4 minutes)
+    .venv/bin/python bench/serve.py                                  # the README table (about 5 minutes)
     .venv/bin/python bench/serve.py --sizes debug --requests 1       # a quick look
 
 Last, the same model is run in-process at batch 1 and batch `--clients` with each stage timed (AR, NAR,
@@ -62,7 +62,8 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="debug,tiny", help=f"comma-separated: {', '.join(SIZES)}")
     p.add_argument("--clients", type=int, default=16, help="concurrent clients")
-    p.add_argument("--requests", type=int, default=2, help="requests per client")
+    p.add_argument("--requests", type=int, default=4,
+                   help="requests per client (4: long enough for the two-stage server to reach its steady state)")
     p.add_argument("--audio-seconds", type=float, default=2.0, help="audio per request (the server's length cap)")
     p.add_argument("--time-limit", type=float, default=120.0, help="clients stop sending after this many seconds")
     p.add_argument("--num-threads", type=int, default=1, help="the server's torch threads")
@@ -281,7 +282,7 @@ def main() -> None:
                 finally:
                     server.stop()
                 rows.append(row)
-                print(f"{size:6s} {mode:8s} {row['ok']}/{row['requests']} ok  {row['req_per_s']:.2f} req/s  "
+                print(f"{size:6s} {mode:18s} {row['ok']}/{row['requests']} ok  {row['req_per_s']:.2f} req/s  "
                       f"p50 {row['p50_s']:.2f} s  p95 {row['p95_s']:.2f} s  mean batch {row['mean_batch']:.1f}",
                       file=sys.stderr, flush=True)  # fmt: skip
             if not args.skip_stages:
