@@ -229,3 +229,13 @@ def test_voice_from_another_codec_is_refused(synth: Synthesizer, prompt_files) -
     foreign = Voice(voice.codes, voice.text, voice.tokens, {**voice.codec, "content_hash": "0" * 64})
     with pytest.raises(CheckpointError, match="remake the voice"):
         synth.synthesize("Hi.", voice=foreign)
+
+
+def test_the_shipped_checkpoint_finds_the_shipped_codec_without_flags() -> None:
+    """`valle infer --checkpoint valle/assets/valle-synth-small.pt` needs no --codec."""
+    from valle.infer.codec_match import SHIPPED_CODEC
+
+    shipped = SHIPPED_CODEC.parent / "valle-synth-small.pt"
+    synth = Synthesizer.from_checkpoint(shipped)
+    assert synth.codec.identity["content_hash"] == synth.model.meta.codec["content_hash"]
+    assert synth.codec.num_codebooks == synth.model.config.num_quantizers == 8

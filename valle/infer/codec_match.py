@@ -6,7 +6,8 @@ model may travel to another machine.  The codec is therefore located in this ord
 1. the `codec` argument (`--codec`): an `AudioTokenizer`, or a spec string for `load_codec`; it must
    match the identity;
 2. built-in codec: a file recorded in the identity (`path`, if present), `codec.pt` next to the
-   checkpoint or one folder up, `$VALLE_CODEC`, then the default `~/.cache/valle/codec.pt`; the first
+   checkpoint or one folder up, `$VALLE_CODEC`, the default `~/.cache/valle/codec.pt`, then the codec
+   shipped in `valle/assets`; the first
    whose content hash matches wins;
 3. EnCodec: the official weights from the local cache (never downloaded here), or the seeded random
    weights named in the identity (`random-seed-N`, used by tests and benchmarks);
@@ -89,6 +90,9 @@ def _encodec_official(why: str, device: str | torch.device) -> AudioTokenizer:
         raise MissingFileError(f"{why}: {e}; or pass --codec encodec:PATH") from None
 
 
+SHIPPED_CODEC = Path(__file__).resolve().parents[1] / "assets" / "synth-codec.pt"
+
+
 def builtin_candidates(identity: dict[str, Any], checkpoint: Path) -> list[Path]:
     """Files that may hold the built-in codec of `identity`, in search order (duplicates removed)."""
     from valle.codec import default_builtin_path
@@ -101,6 +105,7 @@ def builtin_candidates(identity: dict[str, Any], checkpoint: Path) -> list[Path]
     if env.startswith("builtin:") or (env and not env.startswith("encodec")):
         paths.append(Path(env.removeprefix("builtin:")))
     paths.append(default_builtin_path())
+    paths.append(SHIPPED_CODEC)  # the codec of the shipped checkpoint (used only when its hash matches)
     unique: list[Path] = []
     for p in paths:
         if all(p.resolve() != u.resolve() for u in unique):
