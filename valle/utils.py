@@ -67,3 +67,12 @@ def set_num_threads(num_threads: int | None) -> None:
     import torch
 
     torch.set_num_threads(num_threads)
+
+
+def cache_path(name: str, env_var: str | None = None) -> Path:
+    """`$env_var` if set, else `name` under valle's cache folder (`$XDG_CACHE_HOME/valle`, `~/.cache/valle`)."""
+    override = os.environ.get(env_var) if env_var else None
+    if override:
+        return Path(override)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "valle" / name

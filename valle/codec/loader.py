@@ -9,14 +9,14 @@ import torch
 
 from valle.codec.base import AudioTokenizer
 from valle.errors import InvalidInputError, MissingFileError
+from valle.utils import cache_path
 
 ENV_CODEC = "VALLE_CODEC"  # a spec used when none is given
 
 
 def default_builtin_path() -> Path:
     """Where `valle fit-codec` writes when no --out is given, and where `load_codec(None)` looks."""
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "valle" / "codec.pt"
+    return cache_path("codec.pt")
 
 
 def load_codec(

@@ -25,6 +25,7 @@ from valle.errors import InvalidInputError
 from valle.infer.audio_input import AudioSource
 from valle.infer.synthesizer import Synthesizer
 from valle.infer.voice import Voice
+from valle.utils import cache_path
 
 ENV_MODEL_DIR = "VALLE_MODEL_DIR"
 DEBUG = "debug"
@@ -34,11 +35,7 @@ DEBUG_SYMBOLS = sorted(set(string.ascii_letters + string.digits + string.punctua
 
 def model_dir() -> Path:
     """`$VALLE_MODEL_DIR`, else `~/.cache/valle/models`: where named checkpoints are looked up."""
-    env = os.environ.get(ENV_MODEL_DIR)
-    if env:
-        return Path(env)
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "valle" / "models"
+    return cache_path("models", ENV_MODEL_DIR)
 
 
 def available_models() -> list[str]:

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from valle.codec.audio import FRAME_RATE
 from valle.errors import CheckpointError, DataError, InvalidInputError, MissingFileError
-from valle.utils import atomic_write
+from valle.utils import atomic_write, cache_path
 
 FORMAT = "valle-voice"
 VERSION = 1
@@ -128,11 +128,7 @@ def readable_by_all(path: str | os.PathLike[str]) -> None:
 
 def default_voice_dir() -> Path:
     """`$VALLE_VOICE_DIR`, else `~/.cache/valle/voices` (where `valle make-voice --name` writes)."""
-    env = os.environ.get(ENV_VOICE_DIR)
-    if env:
-        return Path(env)
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "valle" / "voices"
+    return cache_path("voices", ENV_VOICE_DIR)
 
 
 def voice_path(name: str, voice_dir: str | os.PathLike[str] | None = None) -> Path:
