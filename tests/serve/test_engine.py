@@ -16,7 +16,7 @@ pytest.importorskip("multipart")
 
 from fastapi.testclient import TestClient
 
-from valle.serve.engine import SpeechJob
+from valle.serve.engine import SpeechJob, SynthesisFailedError
 
 SPEECH = {"input": "Hello there.", "voice": "alice"}
 
@@ -120,7 +120,7 @@ def test_an_uploaded_voice_is_what_make_voice_makes_from_the_same_file(client: T
 @pytest.mark.parametrize("overlap", [True, False])
 def test_a_crash_in_the_codec_is_a_500_for_that_job_only(make_app, prompt_bytes: bytes, synth, overlap: bool,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    app = make_app(overlap_vocoder=overlap)
+    app = make_app(overlap_vocoder=overlap, max_wait_ms=500)
     with TestClient(app) as c:
         add_voice(c, prompt_bytes)
         monkeypatch.setattr(synth, "render", crash_first_call(synth.render, "simulated codec bug"))
@@ -128,6 +128,14 @@ def test_a_crash_in_the_codec_is_a_500_for_that_job_only(make_app, prompt_bytes:
         assert r.status_code == 500 and "RuntimeError" in r.json()["error"]["message"]
         assert "simulated codec bug" not in r.text
         assert c.post("/v1/audio/speech", json=SPEECH).status_code == 200
+        # inside a batch, only the job whose audio failed fails
+        monkeypatch.setattr(synth, "render", crash_first_call(synth.render, "simulated codec bug"))
+        voice, engine = app.state.voices.get("alice"), app.state.engine
+        futures = [engine.submit(SpeechJob(t, voice, engine.options)) for t in ("One.", "Two.")]
+        with pytest.raises(SynthesisFailedError):
+            futures[0].result(30)
+        assert futures[1].result(30).size > 0
+        assert engine.batcher.stats.sizes[2] == 1  # the two travelled as one batch
 
 
 def test_overlapped_vocoding_gives_the_audio_of_the_one_thread_path(make_app, prompt_bytes: bytes,

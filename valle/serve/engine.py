@@ -169,8 +169,15 @@ class SpeechEngine:
         with self.lock:
             decoded = self._decode_isolated(requests)
         if self._vocoder is None:
-            return [d if isinstance(d, BaseException) else self._vocode(*d) for d in decoded]
+            return [d if isinstance(d, BaseException) else self._vocode_or_error(*d) for d in decoded]
         return [d if isinstance(d, BaseException) else self._vocoder.submit(self._vocode, *d) for d in decoded]
+
+    def _vocode_or_error(self, decoded: DecodedRequests, index: int, name: str) -> np.ndarray | BaseException:
+        """`_vocode` on this thread, its failure returned as this job's result (its batch mates still get audio)."""
+        try:
+            return self._vocode(decoded, index, name)
+        except SynthesisFailedError as e:
+            return e
 
     def _vocode(self, decoded: DecodedRequests, index: int, name: str) -> np.ndarray:
         """One job's waveform from its codes (the codec lock keeps `make_voice`'s encoder off it meanwhile)."""
