@@ -29,12 +29,15 @@ import torch
 CONFIGS = {  # name -> ModelConfig overrides (everything else: the reference defaults)
     "default": {"decoder_dim": 1024, "nhead": 16, "num_decoder_layers": 12},
     "small": {"decoder_dim": 256, "nhead": 8, "num_decoder_layers": 6},
+    # the demo's and the shipped checkpoint's size, with the reference's attention dropout and without it
+    "tiny": {"decoder_dim": 128, "nhead": 4, "num_decoder_layers": 4},
+    "tiny-no-attn-dropout": {"decoder_dim": 128, "nhead": 4, "num_decoder_layers": 4, "attention_dropout": 0.0},
 }
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--configs", default="default,small", help="comma-separated: default, small")
+    p.add_argument("--configs", default="default,small", help=f"comma-separated: {', '.join(CONFIGS)}")
     p.add_argument("--threads", default="1,2", help="torch CPU thread counts (CPU only)")
     p.add_argument("--batch", type=int, default=2, help="utterances per batch (B)")
     p.add_argument("--frames", type=int, default=375, help="codec frames per utterance (T; 375 = 5 s)")

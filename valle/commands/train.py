@@ -89,7 +89,7 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--num-quantizers", type=int, default=d.num_quantizers, help="codebooks modelled (1 = AR only)")
     g.add_argument("--attention-dropout", type=float, default=None,
                    help="dropout on attention weights (default: 0.1 like every dropout, as the reference); 0 makes "
-                        "CPU training ~1.8x faster (fused attention)")  # fmt: skip
+                        "CPU training ~1.5x faster (fused attention)")  # fmt: skip
 
 
 def _add_data_flags(p: argparse.ArgumentParser) -> None:

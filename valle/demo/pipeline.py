@@ -118,7 +118,7 @@ def model_config(cfg: DemoConfig) -> object:
     from valle.models import ModelConfig
 
     # No attention dropout: on a CPU it forces PyTorch's explicit attention path, and the demo is short of
-    # steps, not of regularisation (a training step is ~1.8x faster without it).
+    # steps, not of regularisation (a training step is ~1.5x faster without it).
     return ModelConfig(decoder_dim=cfg.decoder_dim, nhead=cfg.nhead, num_decoder_layers=cfg.num_decoder_layers,
                        prefix_mode=1, attention_dropout=0.0)
 

@@ -63,7 +63,7 @@ class ModelConfig:
     dropout: float = 0.1  # dropout of attention, feed-forward and positional encodings (reference: 0.1)
     # Dropout on the attention weights alone; None = `dropout` (the reference).  0 lets training use PyTorch's
     # fused attention kernel on a CPU, where attention dropout forces the explicit path: a 4 x 128 training
-    # step took 1.8x longer with it (docs/train.md).  Changes no weight.
+    # step took 1.5x longer with it (bench/train.py, docs/train.md).  Changes no weight.
     attention_dropout: float | None = None
 
     def __post_init__(self) -> None:
