@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -144,6 +145,31 @@ def test_data_config_rejects_bad_values() -> None:
         DataConfig(max_duration=0)
     with pytest.raises(InvalidInputError, match="--filter-min-duration"):
         DataConfig(filter_min_duration=5, filter_max_duration=1)
+    with pytest.raises(InvalidInputError, match="--repeat-train"):
+        DataConfig(repeat_train=0)
+
+
+def test_repeat_train_makes_one_epoch_several_passes_with_prompts_from_the_originals(
+    cuts: CutSet, collater, tmp_path: Path
+) -> None:
+    from valle.train.data import build_train_data
+
+    cuts.to_file(tmp_path / "cuts_train.jsonl.gz")
+    cfg = DataConfig(manifest_dir=tmp_path, max_duration=4.0, num_buckets=2, repeat_train=3)
+    sampler, dataset, train_cuts = build_train_data(cfg, collater, with_prompts=True, seed=0)
+    sampler.set_epoch(0)
+    seen = [c.id for batch in sampler for c in batch]
+    originals = sorted(c.id for c in cuts)
+    assert len(seen) == 3 * len(originals) and len(set(seen)) == len(seen)  # every copy once, ids distinct
+    assert sorted(i.rsplit("_repeat", 1)[0] for i in seen) == sorted(originals * 3)
+    assert sum(c.duration for c in train_cuts) == pytest.approx(3 * sum(c.duration for c in cuts))
+    batch = dataset[next(iter(sampler))]  # prefix mode 4 prompts: copies are looked up by their original id
+    assert batch["prompts"].shape[0] == len(batch["utt_id"]) and all("_repeat" in u for u in batch["utt_id"])
+    selector = PromptSelector(cuts, strategy="libritts")
+    copy = next(iter(cuts.repeat(times=2, preserve_id=False)))
+    assert copy.id.endswith("_repeat0") and len(selector.crops(CutSet.from_cuts([copy]), random.Random(0))) == 1
+    with pytest.raises(InvalidInputError, match="no prompt candidates"):  # only the repeat suffix is forgiven
+        selector.crops(CutSet.from_cuts([copy.with_id("999_9_000001_000000")]), random.Random(0))
 
 
 def test_codes_round_trip_exactly_through_manifest_file(cuts: CutSet, tmp_path: Path) -> None:

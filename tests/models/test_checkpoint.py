@@ -125,3 +125,29 @@ def test_model_info_on_both_formats(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "decoder_dim" in text and f"{counts['nar']:,}" in text and "text symbols: 6" in text
     assert main(["model-info", str(tmp_path / "nope.pt")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_export_model_writes_lean_float16_checkpoints_that_load_as_float32(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = randomize_(build_model(debug_config(num_quantizers=4)))
+    full = save_checkpoint(tmp_path / "m.pt", model, symbols=SYMBOLS, codec={"name": "mel-kmeans"}, extra={"step": 3})
+    assert main(["export-model", str(full), str(tmp_path / "half.pt"), "--dtype", "float16"]) == 0
+    assert "float16 weights" in capsys.readouterr().out
+    half = load_checkpoint(tmp_path / "half.pt")
+    unique = {t.data_ptr(): t for t in model.state_dict().values() if t.is_floating_point()}  # tied tables once
+    weight_bytes = sum(t.numel() * 4 for t in unique.values())
+    assert os.path.getsize(tmp_path / "half.pt") < os.path.getsize(full) - 0.45 * weight_bytes  # the weights halved
+    assert half.config == model.config and half.meta.symbols == SYMBOLS and half.meta.codec == {"name": "mel-kmeans"}
+    assert half.meta.extra["step"] == 3 and half.meta.extra["weights_dtype"] == "float16"
+    for (name, a), (_, b) in zip(model.state_dict().items(), half.state_dict().items()):
+        assert b.dtype == a.dtype, name  # float32 again once loaded
+        expected = a.half().to(a.dtype) if a.is_floating_point() else a
+        assert torch.equal(b, expected), name  # each weight rounded to float16, nothing else changed
+    x, x_lens, y, y_lens = make_batch(model.config, [7, 5], [10, 8])
+    with torch.no_grad():
+        ref, got = model.nar_logits(x, x_lens, y, y_lens, 3, 2), half.nar_logits(x, x_lens, y, y_lens, 3, 2)
+    assert not torch.equal(ref, got) and torch.allclose(ref, got, rtol=0.02, atol=0.02)
+    assert main(["export-model", str(full), str(tmp_path / "x.pt"), "--dtype", "int8"]) == 2
+    assert "--dtype must be one of" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
+    assert main(["export-model", str(tmp_path / "nope.pt"), str(tmp_path / "y.pt")]) == 2

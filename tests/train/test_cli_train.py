@@ -43,6 +43,8 @@ def test_reference_readme_command_maps_onto_the_configs() -> None:
     assert cfg.model.prefix_mode == PrefixMode.START and cfg.model.decoder_dim == 1024 and cfg.model.share_embedding
     assert cfg.data.max_duration == 80 and cfg.data.num_buckets == 6 and cfg.data.filter_max_duration == 14
     assert cfg.exp_dir == Path("exp/valle") and cfg.save_every_n == 10000 and cfg.valid_interval == 20000
+    assert cfg.data.repeat_train == 1  # one pass per epoch unless --repeat-train says otherwise
+    assert build_config(build_parser().parse_args(["train", "--repeat-train", "10"])).data.repeat_train == 10
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -52,6 +54,7 @@ def test_reference_readme_command_maps_onto_the_configs() -> None:
     (["--save-every-n", "10", "--accumulate-grad-steps", "4"], "multiple of --accumulate-grad-steps"),
     (["--norm-first", "maybe"], "expected a boolean"),
     (["--train-stage", "3"], "invalid choice"),
+    (["--repeat-train", "0"], "--repeat-train must be >= 1"),
 ])  # fmt: skip
 def test_bad_flags_are_one_line_errors(flags: list[str], message: str, capsys: pytest.CaptureFixture[str],
                                        tmp_path: Path) -> None:  # fmt: skip

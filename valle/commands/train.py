@@ -105,6 +105,8 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--num-workers", type=int, default=2, help="DataLoader workers (0 = in-process)")
     g.add_argument("--dataset", default="libritts", help="prompt neighbours for prefix mode 4: libritts | ljspeech | speaker")
     g.add_argument("--prompt-duration", type=float, default=3.0, help="longest prefix-mode-4 prompt (seconds)")
+    g.add_argument("--repeat-train", type=int, default=1,
+                   help="passes over the training cuts per epoch (small corpora: fewer epoch-end validations/saves)")
     g.add_argument("--input-strategy", default=None,
                    help="accepted for the reference's commands; prompts follow --prefix-mode 4 by themselves")
 
@@ -133,7 +135,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         num_buckets=args.num_buckets, bucketing_sampler=args.bucketing_sampler, shuffle=args.shuffle,
         drop_last=args.drop_last, seed=args.seed, filter_min_duration=args.filter_min_duration,
         filter_max_duration=args.filter_max_duration, num_workers=args.num_workers, dataset=args.dataset,
-        prompt_duration=args.prompt_duration,
+        prompt_duration=args.prompt_duration, repeat_train=args.repeat_train,
     )  # fmt: skip
     return TrainConfig(
         model=model, data=data, exp_dir=args.exp_dir, train_stage=args.train_stage, num_epochs=args.num_epochs,

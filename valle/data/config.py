@@ -28,6 +28,8 @@ class DataConfig:
     num_workers: int = 2  # DataLoader worker processes (0 = load in the training process)
     dataset: str = "libritts"  # how prompt neighbours are found for prefix mode 4: libritts | ljspeech | speaker
     prompt_duration: float = 3.0  # longest acoustic prompt (seconds) for prefix mode 4
+    repeat_train: int = 1  # passes over cuts_train per epoch: a tiny corpus on a fast GPU would otherwise
+    # spend more time validating and checkpointing at every epoch end than training
 
     def __post_init__(self) -> None:
         self.manifest_dir = Path(self.manifest_dir)
@@ -36,6 +38,8 @@ class DataConfig:
         self.text_tokens = Path(self.text_tokens)
         if self.max_duration <= 0:
             raise InvalidInputError(f"--max-duration must be > 0 seconds, got {self.max_duration}")
+        if self.repeat_train < 1:
+            raise InvalidInputError(f"--repeat-train must be >= 1 passes per epoch, got {self.repeat_train}")
         if self.num_buckets < 1:
             raise InvalidInputError(f"--num-buckets must be >= 1, got {self.num_buckets}")
         if self.filter_min_duration > self.filter_max_duration:

@@ -10,6 +10,7 @@ choice and crop offset come from a seeded RNG owned by the dataset, so batches a
 from __future__ import annotations
 
 import random
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -18,6 +19,7 @@ from lhotse import CutSet
 from valle.errors import InvalidInputError
 
 STRATEGIES = ("libritts", "ljspeech", "speaker")
+REPEAT_SUFFIX = re.compile(r"_repeat\d+$")  # what lhotse's CutSet.repeat(preserve_id=False) appends to ids
 
 
 class PromptSelector:
@@ -56,9 +58,10 @@ class PromptSelector:
         """One prompt per cut: a random neighbour, all cropped to the batch's shortest prompt (<= max_duration)."""
         picks = []
         for cut in cuts:
-            if cut.id not in self.neighbors:
+            key = cut.id if cut.id in self.neighbors else REPEAT_SUFFIX.sub("", cut.id)  # --repeat-train copies
+            if key not in self.neighbors:
                 raise InvalidInputError(f"cut {cut.id} has no prompt candidates; build PromptSelector from its split")
-            picks.append(rng.choice(self.neighbors[cut.id]))
+            picks.append(rng.choice(self.neighbors[key]))
         duration = min([p.duration for p in picks] + [self.max_duration])
         out = []
         for k, p in enumerate(picks):

@@ -215,6 +215,22 @@ def _check_plain(value: Any, where: str) -> None:
     )
 
 
+def _cast_floats(state: dict[str, torch.Tensor], dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
+    """Floating-point tensors cast to `dtype`; tied tensors stay one tensor, so torch.save stores them once."""
+    if dtype is None:
+        return state
+    cast: dict[tuple[int, torch.Size], torch.Tensor] = {}
+    out = {}
+    for k, v in state.items():
+        if v.is_floating_point():
+            key = (v.data_ptr(), v.shape)
+            if key not in cast:
+                cast[key] = v.to(dtype)
+            v = cast[key]
+        out[k] = v
+    return out
+
+
 def save_checkpoint(
     path: str | os.PathLike[str],
     model: VALLE,
@@ -223,6 +239,7 @@ def save_checkpoint(
     tokenizer: dict[str, Any] | None = None,
     codec: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    weights_dtype: torch.dtype | None = None,
 ) -> Path:
     """Write an inference checkpoint atomically (a crash never leaves a truncated file under `path`).
 
@@ -231,6 +248,8 @@ def save_checkpoint(
         model: the (unwrapped, uncompiled) model.
         symbols: text symbol table; tokenizer: text front-end settings; codec: codec identity;
         extra: other small plain data.  All must be plain data (checked).
+        weights_dtype: store floating-point weights in this dtype (float16 halves a shipped file); loading
+            casts them back to the model's float32 parameters.
 
     Returns:
         the path written.
@@ -245,7 +264,7 @@ def save_checkpoint(
         "tokenizer": tokenizer,
         "codec": codec,
         "extra": extra,
-        "state_dict": model.state_dict(),
+        "state_dict": _cast_floats(model.state_dict(), weights_dtype),
     }
     target = Path(path)
     with atomic_write(target) as tmp:

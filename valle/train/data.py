@@ -123,9 +123,15 @@ def text_collater(cfg: DataConfig) -> Any:
 
 def build_train_data(cfg: DataConfig, collater: Any, with_prompts: bool, seed: int, world_size: int = 1,
                      rank: int = 0) -> tuple[ResumableSampler, SeededBatches, CutSet]:  # fmt: skip
-    """Sampler, dataset and the (filtered, lazy) cuts of `cuts_train.jsonl.gz`."""
+    """Sampler, dataset and the (filtered, lazy) cuts of `cuts_train.jsonl.gz`, repeated `cfg.repeat_train` times.
+
+    Repeated copies get lhotse's `_repeat{i}` id suffix (the sampler needs distinct ids); prompts are still
+    chosen among the original cuts, so a copy never serves as its own neighbour.
+    """
     cuts = load_cuts(cfg.manifest_dir / "cuts_train.jsonl.gz")
     prompts = PromptSelector(cuts, cfg.dataset, cfg.prompt_duration) if with_prompts else None
+    if cfg.repeat_train > 1:
+        cuts = cuts.repeat(times=cfg.repeat_train, preserve_id=False)
     sampler = ResumableSampler(make_sampler(cuts, cfg, train=True, world_size=world_size, rank=rank))
     return sampler, SeededBatches(TtsDataset(collater, prompts=prompts, seed=seed), seed), filter_duration(cuts, cfg)
 
