@@ -60,3 +60,21 @@ def test_item_list_is_read_relative_to_its_folder(tmp_path: Path) -> None:
     (tmp_path / "list.tsv").write_text("output\ttext\tprompt\nout/a.wav\thello there\tp.wav\n")
     [item] = read_item_list(tmp_path / "list.tsv")
     assert item.output == tmp_path / "out/a.wav" and item.prompt == tmp_path / "p.wav" and item.text == "hello there"
+
+
+def test_transcribe_resamples_and_blocks_recognizer_loops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Greedy Whisper loops on babble ("terrible terrible ..." x60); WER must not count the recognizer's loop."""
+    from types import SimpleNamespace
+
+    from valle.eval import asr
+
+    seen: dict = {}
+
+    def fake_transcribe(audio, **kwargs):
+        seen.update(kwargs, samples=len(audio), dtype=audio.dtype)
+        return [SimpleNamespace(text=" hello "), SimpleNamespace(text="world. ")], None
+
+    monkeypatch.setattr(asr, "_model", lambda: SimpleNamespace(transcribe=fake_transcribe))
+    assert asr.transcribe(np.zeros(24_000), 24_000) == "hello world."
+    assert seen["samples"] == 16_000 and seen["dtype"] == np.float32  # 1 s at 24 kHz -> 16 kHz float32
+    assert seen["no_repeat_ngram_size"] == 5 and seen["beam_size"] == 1 and seen["temperature"] == 0.0
