@@ -39,14 +39,7 @@ def write_debug_checkpoint(path: str | os.PathLike[str], seed: int = 0, **overri
         torch.manual_seed(seed)
         model = build_model(debug_config(num_text_tokens=len(symbols) + 3, **overrides))
     tokenizer = TextTokenizer(backend="char", normalize=False).settings()
-    # The random codec's codebooks (hence its identity hash) change with torch's thread count, so the
-    # identity is computed with 1 thread: serve such a checkpoint with `--num-threads 1` (the default).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        codec = random_encodec(seed).identity
-    finally:
-        torch.set_num_threads(threads)
+    codec = random_encodec(seed).identity  # the same hash at any thread count (random_encodec pins one thread)
     return save_checkpoint(path, model, symbols=symbols, tokenizer=tokenizer, codec=codec)
 
 
