@@ -181,3 +181,57 @@ def test_codes_round_trip_exactly_through_manifest_file(cuts: CutSet, tmp_path: 
     for a, b in zip(cuts, loaded):
         assert np.array_equal(a.load_custom(CODES_FIELD), b.load_custom(CODES_FIELD))
         assert b.load_custom(CODES_FIELD).dtype == np.int16
+
+
+def test_concat_prompt_joins_a_short_same_speaker_utterance_in_front(cuts: CutSet, collater) -> None:
+    from valle.data.concat import PromptConcatenator
+
+    concat = PromptConcatenator(cuts, prob=1.0, max_duration=1.5)
+    batch = TtsDataset(collater, concat=concat, seed=5)[cuts.subset(first=6)]
+    by_id = {c.id: c for c in cuts}
+    joined = 0
+    for b, utt in enumerate(batch["utt_id"]):
+        T, L = int(batch["audio_features_lens"][b]), int(batch["text_tokens_lens"][b])
+        codes, ids = batch["audio_features"][b, :T], batch["text_tokens"][b, 1 : L - 1].tolist()
+        if "+" not in utt:  # only a speaker with no other short utterance stays alone
+            target = by_id[utt]
+            assert not [c for c in cuts if c.supervisions[0].speaker == target.supervisions[0].speaker
+                        and c.id != utt and c.duration <= 1.5]  # fmt: skip
+            continue
+        joined += 1
+        first, target = (by_id[i] for i in utt.split("+"))
+        assert first.id != target.id and first.supervisions[0].speaker == target.supervisions[0].speaker
+        assert first.duration <= 1.5
+        want = torch.cat([torch.from_numpy(c.load_custom(CODES_FIELD).astype(np.int64)) for c in (first, target)])
+        assert torch.equal(codes, want)  # the prompt's codes, then the utterance's, exactly
+        toks = first.supervisions[0].custom["tokens"]["text"] + ["_"] + target.supervisions[0].custom["tokens"]["text"]
+        assert [collater.vocab[i] for i in ids] == toks
+        assert batch["text"][b] == f"{first.supervisions[0].text} {target.supervisions[0].text}"
+    assert joined >= 4
+    again = TtsDataset(collater, concat=concat, seed=5)[cuts.subset(first=6)]
+    assert again["utt_id"] == batch["utt_id"]  # seeded: reproducible
+
+
+def test_concat_prompt_probability_and_repeat_copies(cuts: CutSet, collater) -> None:
+    from valle.data.concat import PromptConcatenator
+
+    never = TtsDataset(collater, concat=PromptConcatenator(cuts, prob=0.0, max_duration=9.0))[cuts]
+    assert never["utt_id"] == [c.id for c in cuts.sort_by_duration(ascending=False)]
+    half = PromptConcatenator(cuts, prob=0.5, max_duration=9.0)
+    rng = random.Random(0)
+    hits = sum(half.pick(c, rng) is not None for _ in range(50) for c in cuts)
+    assert 0.4 < hits / (50 * len(cuts)) < 0.6
+    copy = next(iter(cuts.repeat(times=2, preserve_id=False)))  # a --repeat-train copy never precedes itself
+    picks = {PromptConcatenator(cuts, prob=1.0, max_duration=9.0).pick(copy, random.Random(k)).id for k in range(40)}
+    assert copy.id.split("_repeat")[0] not in picks and len(picks) > 1
+
+
+def test_concat_prompt_prob_is_validated_and_reaches_the_training_data(tmp_path: Path, cuts: CutSet, collater) -> None:
+    from valle.train.data import build_train_data
+
+    with pytest.raises(InvalidInputError, match="--concat-prompt-prob"):
+        DataConfig(concat_prompt_prob=1.5)
+    cuts.to_file(tmp_path / "cuts_train.jsonl.gz")
+    cfg = DataConfig(manifest_dir=tmp_path, max_duration=4.0, num_buckets=2, concat_prompt_prob=1.0)
+    sampler, dataset, _ = build_train_data(cfg, collater, with_prompts=False, seed=0)
+    assert any("+" in u for batch in sampler for u in dataset[batch]["utt_id"])

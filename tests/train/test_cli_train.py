@@ -45,6 +45,9 @@ def test_reference_readme_command_maps_onto_the_configs() -> None:
     assert cfg.exp_dir == Path("exp/valle") and cfg.save_every_n == 10000 and cfg.valid_interval == 20000
     assert cfg.data.repeat_train == 1  # one pass per epoch unless --repeat-train says otherwise
     assert build_config(build_parser().parse_args(["train", "--repeat-train", "10"])).data.repeat_train == 10
+    assert cfg.data.concat_prompt_prob == 0.0  # single utterances, as the reference, unless asked
+    joined = build_config(build_parser().parse_args(["train", "--concat-prompt-prob", "0.5"]))
+    assert joined.data.concat_prompt_prob == 0.5
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -55,6 +58,7 @@ def test_reference_readme_command_maps_onto_the_configs() -> None:
     (["--norm-first", "maybe"], "expected a boolean"),
     (["--train-stage", "3"], "invalid choice"),
     (["--repeat-train", "0"], "--repeat-train must be >= 1"),
+    (["--concat-prompt-prob", "2"], "--concat-prompt-prob must be in [0, 1]"),
 ])  # fmt: skip
 def test_bad_flags_are_one_line_errors(flags: list[str], message: str, capsys: pytest.CaptureFixture[str],
                                        tmp_path: Path) -> None:  # fmt: skip

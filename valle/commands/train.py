@@ -107,6 +107,9 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--prompt-duration", type=float, default=3.0, help="longest prefix-mode-4 prompt (seconds)")
     g.add_argument("--repeat-train", type=int, default=1,
                    help="passes over the training cuts per epoch (small corpora: fewer epoch-end validations/saves)")
+    g.add_argument("--concat-prompt-prob", type=float, default=0.0,
+                   help="chance a training utterance is preceded by a short one of its speaker (text and codes), "
+                        "the [prompt ; target] layout of inference; 0 = single utterances (the reference)")
     g.add_argument("--input-strategy", default=None,
                    help="accepted for the reference's commands; prompts follow --prefix-mode 4 by themselves")
 
@@ -136,6 +139,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         drop_last=args.drop_last, seed=args.seed, filter_min_duration=args.filter_min_duration,
         filter_max_duration=args.filter_max_duration, num_workers=args.num_workers, dataset=args.dataset,
         prompt_duration=args.prompt_duration, repeat_train=args.repeat_train,
+        concat_prompt_prob=args.concat_prompt_prob,
     )  # fmt: skip
     return TrainConfig(
         model=model, data=data, exp_dir=args.exp_dir, train_stage=args.train_stage, num_epochs=args.num_epochs,

@@ -30,6 +30,9 @@ class DataConfig:
     prompt_duration: float = 3.0  # longest acoustic prompt (seconds) for prefix mode 4
     repeat_train: int = 1  # passes over cuts_train per epoch: a tiny corpus on a fast GPU would otherwise
     # spend more time validating and checkpointing at every epoch end than training
+    concat_prompt_prob: float = 0.0  # chance that a training utterance is preceded (text and codes) by an
+    # utterance of its speaker no longer than `prompt_duration`: the [prompt ; target] layout of inference
+    # (valle.data.concat).  0 = the reference (single utterances).  Validation always uses single utterances.
 
     def __post_init__(self) -> None:
         self.manifest_dir = Path(self.manifest_dir)
@@ -40,6 +43,8 @@ class DataConfig:
             raise InvalidInputError(f"--max-duration must be > 0 seconds, got {self.max_duration}")
         if self.repeat_train < 1:
             raise InvalidInputError(f"--repeat-train must be >= 1 passes per epoch, got {self.repeat_train}")
+        if not 0.0 <= self.concat_prompt_prob <= 1.0:
+            raise InvalidInputError(f"--concat-prompt-prob must be in [0, 1], got {self.concat_prompt_prob}")
         if self.num_buckets < 1:
             raise InvalidInputError(f"--num-buckets must be >= 1, got {self.num_buckets}")
         if self.filter_min_duration > self.filter_max_duration:

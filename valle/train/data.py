@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from lhotse import CutSet
 
+from valle.data.concat import PromptConcatenator
 from valle.data.config import DataConfig
 from valle.data.dataset import TtsDataset
 from valle.data.prompts import PromptSelector
@@ -130,10 +131,12 @@ def build_train_data(cfg: DataConfig, collater: Any, with_prompts: bool, seed: i
     """
     cuts = load_cuts(cfg.manifest_dir / "cuts_train.jsonl.gz")
     prompts = PromptSelector(cuts, cfg.dataset, cfg.prompt_duration) if with_prompts else None
+    concat = PromptConcatenator(cuts, cfg.concat_prompt_prob, cfg.prompt_duration) if cfg.concat_prompt_prob else None
     if cfg.repeat_train > 1:
         cuts = cuts.repeat(times=cfg.repeat_train, preserve_id=False)
     sampler = ResumableSampler(make_sampler(cuts, cfg, train=True, world_size=world_size, rank=rank))
-    return sampler, SeededBatches(TtsDataset(collater, prompts=prompts, seed=seed), seed), filter_duration(cuts, cfg)
+    dataset = TtsDataset(collater, prompts=prompts, seed=seed, concat=concat)
+    return sampler, SeededBatches(dataset, seed), filter_duration(cuts, cfg)
 
 
 def build_valid_loader(cfg: DataConfig, collater: Any, with_prompts: bool, seed: int, world_size: int = 1,
