@@ -40,3 +40,12 @@ def test_tiny_demo_end_to_end_and_rerun_reuses_outputs(tmp_path: Path) -> None:
     assert stamps == {p: p.stat().st_mtime_ns for p in outputs}
     for p in outputs:
         assert np.array_equal(sf.read(p)[0], sf.read(cfg.work_dir / "outputs" / "mine" / p.name)[0])
+    # "mine" now names another checkpoint (the float16 export): its old outputs are not reused.
+    from valle.cli import main
+
+    half = cfg.work_dir / "half.pt"
+    assert main(["export-model", str(cfg.work_dir / "exp" / "model-last.pt"), str(half), "--dtype", "float16"]) == 0
+    mine = sorted((cfg.work_dir / "outputs" / "mine").glob("*.wav"))
+    before = {p: p.stat().st_mtime_ns for p in mine}
+    run_demo(dataclasses.replace(again, extra_systems={"mine": half}))
+    assert all(p.is_file() and p.stat().st_mtime_ns != before[p] for p in mine)

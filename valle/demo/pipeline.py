@@ -162,7 +162,14 @@ def trained_before(cfg: DemoConfig) -> Path | None:
 def stage_speak_and_evaluate(cfg: DemoConfig, corpus: Path, codec: Path, demo_model: Path | None) -> Path:
     """Synthesize the test items with every system, evaluate them, write demo/report.md."""
     from valle.demo.report import spectrogram, training_curve, write_report
-    from valle.demo.speak import load_system, pick_items, speak_ground_truth, speak_system
+    from valle.demo.speak import (
+        forget_stale_outputs,
+        load_system,
+        pick_items,
+        speak_ground_truth,
+        speak_system,
+        system_stamp,
+    )
     from valle.errors import MissingDependencyError
 
     items = pick_items(corpus, cfg.eval_items)
@@ -180,7 +187,9 @@ def stage_speak_and_evaluate(cfg: DemoConfig, corpus: Path, codec: Path, demo_mo
         if synth is None:
             notes.append(f"{name}: not available ({checkpoint} missing or built for another codec)")
             continue
-        speak_system(synth, items, out / name, max_frames=round(cfg.max_seconds * 75))
+        max_frames = round(cfg.max_seconds * 75)
+        forget_stale_outputs(out / name, system_stamp(checkpoint, cfg.seed, max_frames))
+        speak_system(synth, items, out / name, max_frames=max_frames)
         systems.append(name)
     curve = "exp_curve.png" if training_curve(cfg.work_dir / "exp" / "metrics.jsonl", cfg.work_dir / "exp_curve.png") else None
     pngs = []
@@ -202,7 +211,12 @@ def stage_speak_and_evaluate(cfg: DemoConfig, corpus: Path, codec: Path, demo_mo
 
 
 def _evaluate(items: list, out: Path, systems: list[str]) -> tuple[dict[str, dict], float | None]:
-    from valle.eval.evaluate import EvalItem, different_speaker_baseline, evaluate, summarize
+    from valle.eval.evaluate import (
+        EvalItem,
+        different_speaker_baseline,
+        evaluate,
+        summarize,
+    )
 
     summaries: dict[str, dict] = {}
     prompts = [EvalItem(output=it.prompt, text=it.prompt_text, prompt=it.prompt, speaker=it.speaker) for it in items]

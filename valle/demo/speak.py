@@ -9,6 +9,8 @@ model using this codec can reach), `untrained` (the demo's model shape with rand
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,8 @@ import numpy as np
 import soundfile as sf
 import torch
 from tqdm import tqdm
+
+from valle.utils import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +56,38 @@ def pick_items(corpus: Path, count: int) -> list[Item]:
 
 
 def write_wav(path: Path, wav: np.ndarray, sample_rate: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.clip(wav, -1, 1), sample_rate, subtype="PCM_16")
+    """Write 16-bit PCM via a temporary file: an interrupted run never leaves a cut-off wav to be reused."""
+    with atomic_write(path) as tmp:
+        sf.write(str(tmp), np.clip(wav, -1, 1), sample_rate, subtype="PCM_16")
+
+
+def system_stamp(checkpoint: Path, seed: int, max_frames: int | None) -> dict[str, object]:
+    """What a system's outputs depend on: the checkpoint's bytes, the seed and the sampling settings."""
+    digest = hashlib.sha256()
+    with open(checkpoint, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {"checkpoint_sha256": digest.hexdigest(), "seed": seed, "sampling": SAMPLING, "max_frames": max_frames}
+
+
+def forget_stale_outputs(folder: Path, stamp: dict[str, object]) -> None:
+    """Delete a system's earlier wavs when another checkpoint or other settings made them, then record `stamp`.
+
+    Why: a rerun only fills in missing outputs, so a retrained or replaced checkpoint under the same system
+    name (`--system NAME=PATH`, a new shipped model) would otherwise be reported with the old model's speech.
+    """
+    path = folder / "system.json"
+    old = json.loads(path.read_text()) if path.is_file() else None
+    if old == stamp:
+        return
+    stale = sorted(folder.glob("*.wav"))
+    if stale:
+        logger.info("%s: %d earlier output(s) came from another checkpoint or settings; re-synthesizing",
+                    folder.name, len(stale))  # fmt: skip
+    for wav in stale:
+        wav.unlink()
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(stamp, sort_keys=True))
 
 
 def speak_ground_truth(items: list[Item], out: Path, codec_path: Path) -> None:
