@@ -31,8 +31,13 @@ def test_tiny_demo_end_to_end_and_rerun_reuses_outputs(tmp_path: Path) -> None:
     outputs = sorted((cfg.work_dir / "outputs" / "demo").glob("*.wav"))
     assert len(outputs) == 2
     stamps = {p: p.stat().st_mtime_ns for p in outputs}
-    assert run_demo(cfg) == report  # second run: every stage reused
+    scores = sorted((cfg.work_dir / "outputs").glob("*/scores.json"))
+    assert len(scores) == 4  # one per system: ground_truth, codec, untrained, demo
+    scored = {p: p.stat().st_mtime_ns for p in scores}
+    assert run_demo(cfg) == report  # second run: every stage reused, nothing re-scored
     assert stamps == {p: p.stat().st_mtime_ns for p in outputs}
+    assert scored == {p: p.stat().st_mtime_ns for p in scores}
+    assert json.loads((cfg.work_dir / "report.json").read_text()) == data
     # No training, one more checkpoint to evaluate (here the demo's own: same seed, so the same audio).
     again = dataclasses.replace(cfg, minutes=0, extra_systems={"mine": cfg.work_dir / "exp" / "model-last.pt"})
     assert "| mine |" in run_demo(again).read_text()
@@ -47,5 +52,9 @@ def test_tiny_demo_end_to_end_and_rerun_reuses_outputs(tmp_path: Path) -> None:
     assert main(["export-model", str(cfg.work_dir / "exp" / "model-last.pt"), str(half), "--dtype", "float16"]) == 0
     mine = sorted((cfg.work_dir / "outputs" / "mine").glob("*.wav"))
     before = {p: p.stat().st_mtime_ns for p in mine}
+    mine_scores = cfg.work_dir / "outputs" / "mine" / "scores.json"
+    old_key = json.loads(mine_scores.read_text())["key"]
     run_demo(dataclasses.replace(again, extra_systems={"mine": half}))
     assert all(p.is_file() and p.stat().st_mtime_ns != before[p] for p in mine)
+    assert json.loads(mine_scores.read_text())["key"] != old_key  # the new outputs were scored
+    assert scored == {p: p.stat().st_mtime_ns for p in scores}  # the unchanged systems were not

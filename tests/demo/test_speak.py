@@ -44,3 +44,22 @@ def test_write_wav_leaves_no_temporary_file_and_clips(tmp_path: Path) -> None:
     data, sr = sf.read(path)
     assert sr == 24000 and data[0] > 0.99 and data[1] < -0.99 and abs(data[2] - 0.25) < 1e-3
     assert [p.name for p in path.parent.iterdir()] == ["w.wav"]
+
+
+def test_scores_are_reused_only_for_the_same_wavs_and_items(tmp_path: Path) -> None:
+    from valle.demo.scores import cached_summary, scoring_key, store_summary
+    from valle.demo.speak import Item
+
+    folder = tmp_path / "demo"
+    wavs = [folder / "a.wav", folder / "b.wav"]
+    for k, w in enumerate(wavs):
+        write_wav(w, np.full(240, 0.1 * (k + 1), dtype=np.float32), 24000)
+    items = [Item(w.stem, "1", tmp_path / "p.wav", "prompt", f"text {w.stem}", tmp_path / "gt.wav") for w in wavs]
+    key = scoring_key(items, wavs)
+    assert cached_summary(folder, key) is None  # nothing stored yet
+    store_summary(folder, key, {"items": 2, "wer": 0.5})
+    assert cached_summary(folder, scoring_key(items, wavs)) == {"items": 2, "wer": 0.5}
+    other_text = [Item(it.id, it.speaker, it.prompt, it.prompt_text, "other", it.ground_truth) for it in items]
+    assert scoring_key(other_text, wavs) != key
+    write_wav(wavs[1], np.full(240, 0.7, dtype=np.float32), 24000)  # a re-synthesized output
+    assert cached_summary(folder, scoring_key(items, wavs)) is None

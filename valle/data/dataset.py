@@ -79,7 +79,9 @@ class TtsDataset(torch.utils.data.Dataset):
             batch["prompts_lens"] = prompt_lens.int()
         return batch
 
-    def _joined(self, cuts: CutSet, tokens: list[list[str]]) -> tuple[list[str], list[str], list[list[str]], torch.Tensor, torch.Tensor]:
+    def _joined(
+        self, cuts: CutSet, tokens: list[list[str]]
+    ) -> tuple[list[str], list[str], list[list[str]], torch.Tensor, torch.Tensor]:
         """Ids, transcripts, tokens and padded codes [B, T, Q] (+ lengths), some cuts preceded by a prompt cut."""
         assert self.concat is not None
         ids, texts, joined, arrays = [], [], [], []

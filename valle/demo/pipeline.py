@@ -211,20 +211,27 @@ def stage_speak_and_evaluate(cfg: DemoConfig, corpus: Path, codec: Path, demo_mo
 
 
 def _evaluate(items: list, out: Path, systems: list[str]) -> tuple[dict[str, dict], float | None]:
-    from valle.eval.evaluate import (
-        EvalItem,
-        different_speaker_baseline,
-        evaluate,
-        summarize,
-    )
+    """Each system's summary (reused from its folder while its wavs and the scoring are unchanged)."""
+    from valle.demo.scores import cached_summary, scoring_key, store_summary
+    from valle.eval.evaluate import EvalItem, different_speaker_baseline, evaluate, summarize
 
     summaries: dict[str, dict] = {}
     prompts = [EvalItem(output=it.prompt, text=it.prompt_text, prompt=it.prompt, speaker=it.speaker) for it in items]
     for name in systems:
-        evals = [EvalItem(output=out / name / f"{it.id}.wav", text=it.text, prompt=it.prompt, speaker=it.speaker)
-                 for it in items if (out / name / f"{it.id}.wav").is_file()]
-        summaries[name] = summarize(evaluate(evals)) if evals else {"items": 0, "wer": None,
-                                                                     "sim_prompt_output": None, "dnsmos": None}
+        done = [it for it in items if (out / name / f"{it.id}.wav").is_file()]
+        if not done:
+            summaries[name] = {"items": 0, "wer": None, "sim_prompt_output": None, "dnsmos": None}
+            continue
+        wavs = [out / name / f"{it.id}.wav" for it in done]
+        key = scoring_key(done, wavs)
+        summary = cached_summary(out / name, key)
+        if summary is None:
+            logger.info("scoring %s (%d outputs)", name, len(wavs))
+            evals = [EvalItem(output=w, text=it.text, prompt=it.prompt, speaker=it.speaker)
+                     for it, w in zip(done, wavs)]  # fmt: skip
+            summary = summarize(evaluate(evals))
+            store_summary(out / name, key, summary)
+        summaries[name] = summary
     return summaries, different_speaker_baseline(prompts)
 
 
