@@ -1,8 +1,9 @@
-"""Small helpers shared by every stage: logging setup, atomic writes, thread control."""
+"""Small helpers shared by every stage: logging setup, atomic writes, file hashes, thread control."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import tempfile
@@ -50,6 +51,15 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Pat
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks (checkpoints are tens of MiB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def set_num_threads(num_threads: int | None) -> None:

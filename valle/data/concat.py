@@ -15,7 +15,7 @@ from typing import Any
 
 from lhotse import CutSet
 
-from valle.data.prompts import REPEAT_SUFFIX
+from valle.data.prompts import original_id
 
 
 class PromptConcatenator:
@@ -41,6 +41,6 @@ class PromptConcatenator:
         """A preceding cut for `cut` with probability `prob` (never `cut` itself), else None."""
         if self.prob <= 0 or rng.random() >= self.prob:
             return None
-        own = REPEAT_SUFFIX.sub("", cut.id)
+        own = original_id(cut.id)
         group = [c for c in self.by_speaker.get(cut.supervisions[0].speaker or "", []) if c.id != own]
         return rng.choice(group) if group else None

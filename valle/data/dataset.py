@@ -57,12 +57,15 @@ class TtsDataset(torch.utils.data.Dataset):
         for cut in cuts:
             if len(cut.supervisions) != 1 or not cut.has_custom(CODES_FIELD):
                 raise DataError(f"cut {cut.id} is not tokenized (needs one supervision and codes); run 'valle tokenize'")
-        tokens = [_tokens(cut) for cut in cuts]
-        if self.concat is None:
-            ids, texts = [cut.id for cut in cuts], [cut.supervisions[0].text for cut in cuts]
-            codes, code_lens = collate_custom_field(cuts, CODES_FIELD, pad_value=CODE_PAD)
+        firsts = [self.concat.pick(cut, self.rng) if self.concat else None for cut in cuts]  # prompt cuts, or None
+        ids = [cut.id if f is None else f"{f.id}+{cut.id}" for cut, f in zip(cuts, firsts)]
+        texts = [" ".join(c.supervisions[0].text for c in (f, cut) if c is not None) for cut, f in zip(cuts, firsts)]
+        tokens = [_tokens(cut) if f is None else [*_tokens(f), self.word_separator, *_tokens(cut)]
+                  for cut, f in zip(cuts, firsts)]  # fmt: skip
+        if any(f is not None for f in firsts):
+            codes, code_lens = _joined_codes(cuts, firsts)
         else:
-            ids, texts, tokens, codes, code_lens = self._joined(cuts, tokens)
+            codes, code_lens = collate_custom_field(cuts, CODES_FIELD, pad_value=CODE_PAD)
         text_tokens, text_lens = self.text_collater(tokens)
         batch: dict[str, Any] = {
             "utt_id": ids,
@@ -79,28 +82,16 @@ class TtsDataset(torch.utils.data.Dataset):
             batch["prompts_lens"] = prompt_lens.int()
         return batch
 
-    def _joined(
-        self, cuts: CutSet, tokens: list[list[str]]
-    ) -> tuple[list[str], list[str], list[list[str]], torch.Tensor, torch.Tensor]:
-        """Ids, transcripts, tokens and padded codes [B, T, Q] (+ lengths), some cuts preceded by a prompt cut."""
-        assert self.concat is not None
-        ids, texts, joined, arrays = [], [], [], []
-        for cut, toks in zip(cuts, tokens):
-            codes = torch.from_numpy(cut.load_custom(CODES_FIELD).astype("int64"))
-            first = self.concat.pick(cut, self.rng)
-            if first is None:
-                ids.append(cut.id)
-                texts.append(cut.supervisions[0].text)
-                joined.append(toks)
-            else:
-                ids.append(f"{first.id}+{cut.id}")
-                texts.append(f"{first.supervisions[0].text} {cut.supervisions[0].text}")
-                joined.append([*_tokens(first), self.word_separator, *toks])
-                codes = torch.cat([torch.from_numpy(first.load_custom(CODES_FIELD).astype("int64")), codes])
-            arrays.append(codes)
-        lens = torch.tensor([a.shape[0] for a in arrays], dtype=torch.int32)
-        return ids, texts, joined, pad_sequence(arrays, batch_first=True, padding_value=CODE_PAD), lens
-
 
 def _tokens(cut: Any) -> list[str]:
     return cut.supervisions[0].custom[TEXT_TOKENS_KEY]["text"]
+
+
+def _joined_codes(cuts: CutSet, firsts: list[Any | None]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Padded codes [B, T, Q] and lengths [B]: each cut's codes, after those of its prompt cut when it has one."""
+    arrays = [
+        torch.cat([torch.from_numpy(c.load_custom(CODES_FIELD).astype("int64")) for c in (f, cut) if c is not None])
+        for cut, f in zip(cuts, firsts)
+    ]
+    lens = torch.tensor([a.shape[0] for a in arrays], dtype=torch.int32)
+    return pad_sequence(arrays, batch_first=True, padding_value=CODE_PAD), lens

@@ -22,6 +22,11 @@ STRATEGIES = ("libritts", "ljspeech", "speaker")
 REPEAT_SUFFIX = re.compile(r"_repeat\d+$")  # what lhotse's CutSet.repeat(preserve_id=False) appends to ids
 
 
+def original_id(cut_id: str) -> str:
+    """The id of the cut a `--repeat-train` copy was made from (other ids unchanged)."""
+    return REPEAT_SUFFIX.sub("", cut_id)
+
+
 class PromptSelector:
     """Maps every cut id to its candidate prompt cuts and cuts batch-consistent crops from them.
 
@@ -58,7 +63,7 @@ class PromptSelector:
         """One prompt per cut: a random neighbour, all cropped to the batch's shortest prompt (<= max_duration)."""
         picks = []
         for cut in cuts:
-            key = cut.id if cut.id in self.neighbors else REPEAT_SUFFIX.sub("", cut.id)  # --repeat-train copies
+            key = cut.id if cut.id in self.neighbors else original_id(cut.id)  # --repeat-train copies
             if key not in self.neighbors:
                 raise InvalidInputError(f"cut {cut.id} has no prompt candidates; build PromptSelector from its split")
             picks.append(rng.choice(self.neighbors[key]))

@@ -180,6 +180,7 @@ def stage_speak_and_evaluate(cfg: DemoConfig, corpus: Path, codec: Path, demo_mo
                    **cfg.extra_systems}  # fmt: skip
     notes = []
     systems = ["ground_truth", "codec"]
+    max_frames = round(cfg.max_seconds * 75)
     for name in [s for s in cfg.systems if checkpoints[s] is not None] + list(cfg.extra_systems):
         checkpoint = checkpoints[name]
         assert checkpoint is not None
@@ -187,7 +188,6 @@ def stage_speak_and_evaluate(cfg: DemoConfig, corpus: Path, codec: Path, demo_mo
         if synth is None:
             notes.append(f"{name}: not available ({checkpoint} missing or built for another codec)")
             continue
-        max_frames = round(cfg.max_seconds * 75)
         forget_stale_outputs(out / name, system_stamp(checkpoint, cfg.seed, max_frames))
         speak_system(synth, items, out / name, max_frames=max_frames)
         systems.append(name)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+from functools import lru_cache
 from pathlib import Path
 
-from valle.utils import atomic_write
+from valle.utils import atomic_write, file_sha256
 
 SCORES_FILE = "scores.json"
 _METRIC_PACKAGES = ("faster-whisper", "resemblyzer", "speechmos")
@@ -22,19 +23,23 @@ _METRIC_PACKAGES = ("faster-whisper", "resemblyzer", "speechmos")
 def scoring_key(items: list, wavs: list[Path]) -> str:
     """sha256 over the scored wavs' bytes, each item's text, prompt and speaker, valle.eval's source, and the
     versions of the metric packages: any change to what the numbers depend on gives another key."""
-    h = hashlib.sha256()
+    h = hashlib.sha256(_scorer_identity().encode())
     for it, wav in zip(items, wavs):
-        h.update(json.dumps([wav.name, it.text, str(it.prompt), it.speaker]).encode())
-        h.update(hashlib.sha256(wav.read_bytes()).digest())
+        h.update(json.dumps([wav.name, it.text, str(it.prompt), it.speaker, file_sha256(wav)]).encode())
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _scorer_identity() -> str:
+    """valle.eval's source files and the metric packages' versions (the same for every system of a run)."""
     eval_pkg = Path(__file__).resolve().parent.parent / "eval"
-    for src in sorted(eval_pkg.glob("*.py")):
-        h.update(src.name.encode() + hashlib.sha256(src.read_bytes()).digest())
+    parts = [f"{src.name}:{file_sha256(src)}" for src in sorted(eval_pkg.glob("*.py"))]
     for pkg in _METRIC_PACKAGES:
         try:
-            h.update(f"{pkg}=={importlib.metadata.version(pkg)}".encode())
+            parts.append(f"{pkg}=={importlib.metadata.version(pkg)}")
         except importlib.metadata.PackageNotFoundError:
-            h.update(f"{pkg} missing".encode())
-    return h.hexdigest()
+            parts.append(f"{pkg} missing")
+    return "\n".join(parts)
 
 
 def cached_summary(folder: Path, key: str) -> dict | None:

@@ -9,7 +9,6 @@ model using this codec can reach), `untrained` (the demo's model shape with rand
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from valle.utils import atomic_write
+from valle.utils import atomic_write, file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +62,7 @@ def write_wav(path: Path, wav: np.ndarray, sample_rate: int) -> None:
 
 def system_stamp(checkpoint: Path, seed: int, max_frames: int | None) -> dict[str, object]:
     """What a system's outputs depend on: the checkpoint's bytes, the seed and the sampling settings."""
-    digest = hashlib.sha256()
-    with open(checkpoint, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return {"checkpoint_sha256": digest.hexdigest(), "seed": seed, "sampling": SAMPLING, "max_frames": max_frames}
+    return {"checkpoint_sha256": file_sha256(checkpoint), "seed": seed, "sampling": SAMPLING, "max_frames": max_frames}
 
 
 def forget_stale_outputs(folder: Path, stamp: dict[str, object]) -> None:
