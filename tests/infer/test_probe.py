@@ -42,7 +42,8 @@ def test_truth_keeps_the_recordings_codebook_1(synth, prompt_files) -> None:
     voice = synth.make_voice(wav_path, transcript)
     q = synth.model.config.num_quantizers
     target = torch.randint(0, synth.model.config.num_audio_tokens, (30, q), generator=torch.Generator().manual_seed(0))
-    truth, guess = probe_item(synth, voice, "hello there", target, "truth"), probe_item(synth, voice, "hello there", target, "one-step")
+    truth = probe_item(synth, voice, "hello there", target, "truth")
+    guess = probe_item(synth, voice, "hello there", target, "one-step")
     assert truth.codes.shape == guess.codes.shape == (30, q)
     torch.testing.assert_close(truth.codes[:, 0], target[:, 0])
     assert truth.frame_accuracy == guess.frame_accuracy < 0.5  # an untrained model rarely guesses random codes

@@ -46,6 +46,12 @@ class Probe:
     loss: float  # the AR's teacher-forced cross-entropy on the T frames (nats per frame)
 
 
+def text_ids(synth: Synthesizer, voice: Voice, text: str) -> tuple[Tensor, Tensor]:
+    """Ids [1, S] and length [1] of "prompt transcript + text", tokenized together as at inference."""
+    ids, lens = synth.collater()([synth.tokenizer.tokenize([f"{voice.text} {text}".strip()])[0]])
+    return ids.to(synth.device), lens.to(synth.device)
+
+
 def ar_target_logits(synth: Synthesizer, voice: Voice, text: str, target: Tensor) -> Tensor:
     """The AR's teacher-forced logits [T, V] for each frame of `target` ([T, Q]), spoken after `voice`.
 
@@ -55,11 +61,10 @@ def ar_target_logits(synth: Synthesizer, voice: Voice, text: str, target: Tensor
     model, c = synth.model, synth.model.config
     q = c.num_quantizers
     prompt = voice.codes[:, :q].to(synth.device)  # [P, Q]
-    ids, lens = synth.collater()([synth.tokenizer.tokenize([f"{voice.text} {text}".strip()])[0]])
+    ids, lens = text_ids(synth, voice, text)
     audio = torch.cat([prompt, target[:, :q].to(synth.device)])[None]  # [1, P + T, Q]
     with torch.inference_mode():
-        logits = model.ar_logits(ids.to(synth.device), lens.to(synth.device), audio,
-                                 torch.tensor([audio.shape[1]], device=synth.device))[0]  # fmt: skip
+        logits = model.ar_logits(ids, lens, audio, torch.tensor([audio.shape[1]], device=synth.device))[0]
     # Input position i predicts audio frame i + 1 (or frame i after a BOS): frame P + j is predicted at P - 1 + j.
     first = prompt.shape[0] - 1 + int(c.prepend_bos)
     return logits[first : first + target.shape[0]].float()  # [T, V]
@@ -74,19 +79,19 @@ def probe_item(synth: Synthesizer, voice: Voice, text: str, target: Tensor, mode
     if mode not in MODES:
         raise InvalidInputError(f"unknown probe mode {mode!r}; choose one of {', '.join(MODES)}")
     if target.ndim != 2 or target.shape[0] == 0:
-        raise InvalidInputError(f"the target must be codes [frames, codebooks] with frames > 0, got {tuple(target.shape)}")
+        raise InvalidInputError(
+            f"the target must be codes [frames, codebooks] with frames > 0, got {tuple(target.shape)}"
+        )
     model, c = synth.model, synth.model.config
     truth = target[:, 0].to(synth.device)  # [T]
     logits = ar_target_logits(synth, voice, text, target)  # [T, V]
     guess = logits[:, : c.num_audio_tokens].argmax(-1)  # [T] (EOS excluded: every frame here is a real frame)
     first = truth if mode == "truth" else guess
-    collate = synth.collater()
-    ids, lens = collate([synth.tokenizer.tokenize([f"{voice.text} {text}".strip()])[0]])
-    _, enroll = collate([voice.tokens])
+    ids, lens = text_ids(synth, voice, text)
+    _, enroll = synth.collater()([voice.tokens])
     prompt = voice.codes[None, :, : c.num_quantizers].to(synth.device)  # [1, P, Q]
     with torch.inference_mode():
-        codes = decode_nar(model, ids.to(synth.device), lens.to(synth.device), prompt, first[None],
-                           enroll.to(synth.device))[0]  # fmt: skip
+        codes = decode_nar(model, ids, lens, prompt, first[None], enroll.to(synth.device))[0]
     return Probe(
         codes=codes.cpu(),
         frame_accuracy=float((guess == truth).float().mean()),
