@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from tests.models.conftest import make_batch, randomize_
 from valle.errors import InvalidInputError
 from valle.models import PrefixMode, TrainStage, build_model, compute_losses, debug_config
+from valle.models.losses import self_fed_inputs
+from valle.models.masks import lengths_to_valid
 
 
 def _eval_loss(model, batch) -> float:
@@ -120,3 +122,72 @@ def test_prefix_mode_other_needs_a_prompt() -> None:
         a = model.nar_logits(x, x_lens, y, y_lens, 5, prompt=prompt, prompt_lens=prompt_lens)
         b = model.nar_logits(x, x_lens, y, y_lens, 5, prompt=prompt2, prompt_lens=prompt_lens)
     torch.testing.assert_close(a, b)
+
+
+def _ar_setup(bos: bool = False):
+    config = debug_config(prepend_bos=bos)
+    model = randomize_(build_model(config))
+    x, x_lens, y, y_lens = make_batch(config, [8, 6], [40, 25])
+    codes, valid = model.clean_codes(y, y_lens)
+    inputs, _, real = model.ar_io(codes, valid)
+    text = model.embed_ar_text(x)
+    return model, text, lengths_to_valid(x_lens, x.shape[1]), inputs, real
+
+
+@pytest.mark.parametrize("bos", [False, True])
+def test_scheduled_sampling_swaps_real_inputs_after_the_first_for_drawn_codes(bos: bool) -> None:
+    model, text, text_valid, inputs, real = _ar_setup(bos)
+    forced = 7  # make every draw this code (EOS is even likelier, and must still never be drawn)
+    head = torch.nn.Linear(model.config.decoder_dim, model.config.num_audio_tokens + 1)
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.fill_(-30.0)
+        head.bias[forced] = 30.0
+        head.bias[model.config.eos_id] = 60.0
+    model.ar_predict_layer = head
+    out = self_fed_inputs(model, text, text_valid, inputs, real, 1.0, torch.Generator().manual_seed(0))
+    assert torch.equal(out[:, 0], inputs[:, 0])  # the first frame (or BOS) stays
+    swapped = real.clone()
+    swapped[:, 0] = False
+    assert bool((out[swapped] == forced).all())
+    assert torch.equal(out[~swapped], inputs[~swapped])  # padding (EOS ids) untouched
+    assert torch.equal(self_fed_inputs(model, text, text_valid, inputs, real, 0.0, None), inputs)
+    # About `share` of the swappable inputs change; the same generator seed gives the same swaps.
+    half = [self_fed_inputs(model, text, text_valid, inputs, real, 0.5, torch.Generator().manual_seed(s))
+            for s in (1, 1, 2)]
+    rate = float(((half[0] != inputs) & swapped).sum()) / float(swapped.sum())
+    assert 0.35 < rate < 0.65
+    assert torch.equal(half[0], half[1]) and not torch.equal(half[0], half[2])
+
+
+def test_scheduled_sampling_draws_from_the_prediction_of_the_previous_position() -> None:
+    """Input t is swapped for a draw from the logits computed at t - 1 (those that predict frame t)."""
+    model, text, text_valid, inputs, real = _ar_setup()
+    v = model.config.num_audio_tokens
+
+    class ByPosition(torch.nn.Module):
+        """Position t predicts code (3t + 5) mod V with certainty."""
+
+        def forward(self, h: torch.Tensor) -> torch.Tensor:
+            logits = torch.full((*h.shape[:-1], v + 1), -30.0)
+            t = torch.arange(h.shape[1])
+            logits[:, t, (3 * t + 5) % v] = 30.0
+            return logits
+
+    model.ar_predict_layer = ByPosition()
+    out = self_fed_inputs(model, text, text_valid, inputs, real, 1.0, torch.Generator().manual_seed(3))
+    b, t = torch.nonzero(real[:, 1:], as_tuple=True)  # input t + 1 is swappable
+    assert torch.equal(out[b, t + 1], (3 * t + 5) % v)
+
+
+def test_scheduled_sampling_loss_trains_and_zero_share_is_the_plain_loss() -> None:
+    model = build_model(debug_config(dropout=0.0))
+    batch = make_batch(model.config, [8, 6], [20, 14])
+    plain = compute_losses(model, *batch, train_stage=TrainStage.AR)
+    zero = compute_losses(model, *batch, train_stage=TrainStage.AR, scheduled_sampling=0.0)
+    torch.testing.assert_close(zero.loss, plain.loss)
+    fed = compute_losses(model, *batch, train_stage=TrainStage.AR, scheduled_sampling=0.5,
+                         generator=torch.Generator().manual_seed(0))  # fmt: skip
+    assert torch.isfinite(fed.loss) and fed.ar_tokens == plain.ar_tokens
+    fed.loss.backward()
+    assert model.ar_audio_embedding.word_embeddings.weight.grad is not None

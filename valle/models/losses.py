@@ -112,6 +112,46 @@ def draw_nar_setup(
     return stage, 0, None, None
 
 
+def self_fed_inputs(
+    model: VALLE,
+    text: Tensor,
+    text_valid: Tensor,
+    inputs: Tensor,
+    real: Tensor,
+    share: float,
+    generator: torch.Generator | None,
+) -> Tensor:
+    """AR inputs with a `share` of the codes replaced by codes the model draws itself (scheduled sampling).
+
+    Why: in training the AR always reads the true previous codes, at inference its own draws, and `valle probe`
+    shows free running losing as many words as the per-frame errors do.  A first pass without gradient predicts
+    every frame from the true history; each input code after the first is then swapped, with probability
+    `share`, for a code sampled from that prediction (two-pass scheduled sampling, Mihaylova & Martins 2019),
+    so the loss is taught to continue from the model's own mistakes.  Position 0 (the first frame or BOS) and
+    padding are never swapped.
+
+    Args:
+        text: [B, S, D] embedded text; text_valid: [B, S].  inputs, real: from `VALLE.ar_io` ([B, T]).
+        share: probability in [0, 1] of swapping each input code.
+        generator: seeds the draws (one seed is taken from it; None = torch's global generator).
+
+    Returns:
+        [B, T] input ids.
+    """
+    seed = _randint(0, 2**62, generator)
+    g = torch.Generator(device=inputs.device)
+    g.manual_seed(seed)
+    with torch.no_grad():
+        logits = model.ar_predict_layer(model.ar_hidden(text, text_valid, inputs, real))  # [B, T, V]
+        probs = logits[..., : model.config.num_audio_tokens].float().softmax(-1)  # codes only, never EOS
+        drawn = torch.multinomial(probs.flatten(0, 1), 1, generator=g).view(inputs.shape)  # drawn[t] guesses input t+1
+    swap = (torch.rand(inputs.shape, generator=g, device=inputs.device) < share) & real
+    swap[:, 0] = False
+    out = inputs.clone()
+    out[:, 1:] = torch.where(swap[:, 1:], drawn[:, :-1], inputs[:, 1:])
+    return out
+
+
 def compute_losses(
     model: VALLE,
     x: Tensor,
@@ -125,6 +165,7 @@ def compute_losses(
     prompt: Tensor | None = None,
     prompt_lens: Tensor | None = None,
     generator: torch.Generator | None = None,
+    scheduled_sampling: float = 0.0,
 ) -> LossOutput:
     """AR and/or NAR losses of one batch.
 
@@ -139,6 +180,8 @@ def compute_losses(
             [B] lengths; prefix mode RANDOM: None = a random segment of each utterance (a quarter of
             the shortest, at most 225 frames), whose own targets are then ignored.
         generator: source of all random draws (None = torch's global generator).
+        scheduled_sampling: share of AR input codes replaced by the model's own draws (`self_fed_inputs`);
+            0 = always the true codes (the reference).
 
     Returns:
         `LossOutput`.
@@ -153,7 +196,10 @@ def compute_losses(
 
     if stage_sel in (TrainStage.BOTH, TrainStage.AR):
         inputs, targets, real = model.ar_io(codes, valid)
-        h = model.ar_hidden(model.embed_ar_text(x), text_valid, inputs, real)
+        text = model.embed_ar_text(x)
+        if scheduled_sampling > 0:
+            inputs = self_fed_inputs(model, text, text_valid, inputs, real, scheduled_sampling, generator)
+        h = model.ar_hidden(text, text_valid, inputs, real)
         logits = model.ar_predict_layer(h)  # [B, T', V]
         loss, out.ar_tokens, out.ar_top10 = _ce_sum_and_top10(logits, targets.masked_fill(~real, IGNORE))
         out.ar_loss = loss.detach()

@@ -70,6 +70,7 @@ class TrainConfig:
     base_lr: float = 0.05  # peak learning rate (ScaledAdam's scale; use ~1e-4..1e-3 for Adam/AdamW)
     warmup_steps: int = 200  # warmup length in optimizer steps (meaning depends on the schedule)
     accumulate_grad_steps: int = 1  # batches per optimizer step, per process (the reference's meaning)
+    scheduled_sampling: float = 0.0  # share of AR input codes swapped for the model's own draws (0 = reference)
     dtype: DType = DType.FLOAT32  # autocast precision; float16 adds a GradScaler
     save_every_n: int = 10000  # write exp_dir/checkpoint-{step}.pt every this many batches
     keep_last_k: int = 20  # keep only this many checkpoint-*.pt files (epoch-*.pt are kept)
@@ -98,6 +99,8 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise `InvalidInputError` (one sentence) for impossible settings."""
+        if not 0.0 <= self.scheduled_sampling <= 1.0:
+            raise InvalidInputError(f"--scheduled-sampling must be in [0, 1], got {self.scheduled_sampling}")
         positive = {"--num-epochs": self.num_epochs, "--start-epoch": self.start_epoch,
                     "--accumulate-grad-steps": self.accumulate_grad_steps, "--save-every-n": self.save_every_n,
                     "--valid-interval": self.valid_interval, "--log-interval": self.log_interval,

@@ -311,7 +311,8 @@ class Trainer:
         no_sync = self.env.distributed and not update
         with self.model.no_sync() if no_sync else contextlib.nullcontext():  # type: ignore[operator]
             with self.autocast():
-                out = self.model(**self.model_inputs(batch), generator=self.generator)
+                out = self.model(**self.model_inputs(batch), generator=self.generator,
+                                 scheduled_sampling=cfg.scheduled_sampling)
             loss = out.loss / cfg.accumulate_grad_steps
             if not torch.isfinite(loss.detach()):
                 self.bad_loss_steps.append(self.state.step + 1)
