@@ -31,7 +31,7 @@ def test_one_step_on_greedy_output_reproduces_it(synth, prompt_files, prepend_bo
     ids, lens = s.collater()([s.tokenizer.tokenize([f"{transcript} {text}"])[0]])
     greedy = s.model.generate(ids, lens, voice.codes[None], top_k=1, max_new_frames=24)[0]  # [N, Q]
     assert greedy.shape[0] > 3
-    probe = probe_item(s, voice, text, greedy, "one-step")
+    probe = probe_item(s, voice, text, greedy, ["one-step"])["one-step"]
     assert probe.frame_accuracy == 1.0
     torch.testing.assert_close(probe.codes, greedy)  # the same codebook 1, so the same NAR codebooks
     assert probe.loss > 0
@@ -42,16 +42,16 @@ def test_truth_keeps_the_recordings_codebook_1(synth, prompt_files) -> None:
     voice = synth.make_voice(wav_path, transcript)
     q = synth.model.config.num_quantizers
     target = torch.randint(0, synth.model.config.num_audio_tokens, (30, q), generator=torch.Generator().manual_seed(0))
-    truth = probe_item(synth, voice, "hello there", target, "truth")
-    guess = probe_item(synth, voice, "hello there", target, "one-step")
+    probes = probe_item(synth, voice, "hello there", target)
+    truth, guess = probes["truth"], probes["one-step"]
     assert truth.codes.shape == guess.codes.shape == (30, q)
     torch.testing.assert_close(truth.codes[:, 0], target[:, 0])
     assert truth.frame_accuracy == guess.frame_accuracy < 0.5  # an untrained model rarely guesses random codes
     assert not torch.equal(truth.codes[:, 0], guess.codes[:, 0])
     with pytest.raises(InvalidInputError, match="unknown probe mode"):
-        probe_item(synth, voice, "hello", target, "free")  # type: ignore[arg-type]
+        probe_item(synth, voice, "hello", target, ["free"])  # type: ignore[list-item]
     with pytest.raises(InvalidInputError, match="frames > 0"):
-        probe_item(synth, voice, "hello", target[:0], "truth")
+        probe_item(synth, voice, "hello", target[:0], ["truth"])
 
 
 def test_cli_writes_each_modes_wavs_and_a_summary(exp_dir: Path, small_corpus: Path, tmp_path: Path, capsys) -> None:

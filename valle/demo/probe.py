@@ -52,17 +52,16 @@ def text_ids(synth: Synthesizer, voice: Voice, text: str) -> tuple[Tensor, Tenso
     return ids.to(synth.device), lens.to(synth.device)
 
 
-def ar_target_logits(synth: Synthesizer, voice: Voice, text: str, target: Tensor) -> Tensor:
-    """The AR's teacher-forced logits [T, V] for each frame of `target` ([T, Q]), spoken after `voice`.
+def ar_target_logits(synth: Synthesizer, ids: Tensor, lens: Tensor, prompt: Tensor, target: Tensor) -> Tensor:
+    """The AR's teacher-forced logits [T, V] for each frame of `target` ([T, Q]), spoken after `prompt` ([P, Q]).
 
-    The sequence is laid out as at inference: the text is "prompt transcript + text" tokenized together, the
-    audio is the prompt's codes followed by the target's.  Row j predicts target frame j from everything before.
+    The sequence is laid out as at inference: `ids`/`lens` ([1, S], [1]) are "prompt transcript + text" tokenized
+    together (`text_ids`), the audio is the prompt's codes followed by the target's.  Row j predicts target frame
+    j from everything before.
     """
     model, c = synth.model, synth.model.config
     q = c.num_quantizers
-    prompt = voice.codes[:, :q].to(synth.device)  # [P, Q]
-    ids, lens = text_ids(synth, voice, text)
-    audio = torch.cat([prompt, target[:, :q].to(synth.device)])[None]  # [1, P + T, Q]
+    audio = torch.cat([prompt[:, :q], target[:, :q].to(synth.device)])[None]  # [1, P + T, Q]
     with torch.inference_mode():
         logits = model.ar_logits(ids, lens, audio, torch.tensor([audio.shape[1]], device=synth.device))[0]
     # Input position i predicts audio frame i + 1 (or frame i after a BOS): frame P + j is predicted at P - 1 + j.
@@ -70,33 +69,38 @@ def ar_target_logits(synth: Synthesizer, voice: Voice, text: str, target: Tensor
     return logits[first : first + target.shape[0]].float()  # [T, V]
 
 
-def probe_item(synth: Synthesizer, voice: Voice, text: str, target: Tensor, mode: Mode) -> Probe:
-    """Codebook 1 by `mode` for the recording `target` ([T, Q] codes of `text` in the voice's speaker), then the NAR.
+def probe_item(
+    synth: Synthesizer, voice: Voice, text: str, target: Tensor, modes: Sequence[Mode] = MODES
+) -> dict[Mode, Probe]:
+    """Codebook 1 by each mode for the recording `target` ([T, Q] codes of `text` in the voice's speaker), then the NAR.
+
+    The text is tokenized and the AR's teacher-forced pass run once, whatever the number of modes.
 
     Raises:
         InvalidInputError: an unknown mode, or a target without frames.
     """
-    if mode not in MODES:
-        raise InvalidInputError(f"unknown probe mode {mode!r}; choose one of {', '.join(MODES)}")
+    for mode in modes:
+        if mode not in MODES:
+            raise InvalidInputError(f"unknown probe mode {mode!r}; choose one of {', '.join(MODES)}")
     if target.ndim != 2 or target.shape[0] == 0:
         raise InvalidInputError(
             f"the target must be codes [frames, codebooks] with frames > 0, got {tuple(target.shape)}"
         )
     model, c = synth.model, synth.model.config
-    truth = target[:, 0].to(synth.device)  # [T]
-    logits = ar_target_logits(synth, voice, text, target)  # [T, V]
-    guess = logits[:, : c.num_audio_tokens].argmax(-1)  # [T] (EOS excluded: every frame here is a real frame)
-    first = truth if mode == "truth" else guess
     ids, lens = text_ids(synth, voice, text)
+    prompt = voice.codes[:, : c.num_quantizers].to(synth.device)  # [P, Q]
+    truth = target[:, 0].to(synth.device)  # [T]
+    logits = ar_target_logits(synth, ids, lens, prompt, target)  # [T, V]
+    guess = logits[:, : c.num_audio_tokens].argmax(-1)  # [T] (EOS excluded: every frame here is a real frame)
+    accuracy, loss = float((guess == truth).float().mean()), float(F.cross_entropy(logits, truth))
     _, enroll = synth.collater()([voice.tokens])
-    prompt = voice.codes[None, :, : c.num_quantizers].to(synth.device)  # [1, P, Q]
-    with torch.inference_mode():
-        codes = decode_nar(model, ids, lens, prompt, first[None], enroll.to(synth.device))[0]
-    return Probe(
-        codes=codes.cpu(),
-        frame_accuracy=float((guess == truth).float().mean()),
-        loss=float(F.cross_entropy(logits, truth)),
-    )
+    probes: dict[Mode, Probe] = {}
+    for mode in modes:
+        first = truth if mode == "truth" else guess
+        with torch.inference_mode():
+            codes = decode_nar(model, ids, lens, prompt[None], first[None], enroll.to(synth.device))[0]
+        probes[mode] = Probe(codes=codes.cpu(), frame_accuracy=accuracy, loss=loss)
+    return probes
 
 
 def run_probe(
@@ -135,8 +139,7 @@ def run_probe(
         voice = synth.make_voice(str(it.prompt), it.prompt_text, name=it.id)
         wav, _ = load_audio(it.ground_truth)
         target = synth.codec.encode([wav.to(synth.device)])[0].T.cpu()  # [T, Q]
-        for mode in modes:
-            probe = probe_item(synth, voice, it.text, target, mode)
+        for mode, probe in probe_item(synth, voice, it.text, target, modes).items():
             stats[mode].append((probe.frame_accuracy, probe.loss))
             write_wav(out / mode / f"{it.id}.wav", synth.vocode(probe.codes), synth.sample_rate)
     summary: dict[str, dict[str, float]] = {}
