@@ -126,7 +126,7 @@ def run_probe(
     from valle.infer import Synthesizer
 
     if not checkpoint.is_file():
-        raise MissingFileError(f"checkpoint {checkpoint} not found")
+        raise MissingFileError(f"checkpoint {checkpoint} not found; check the path")
     if not (corpus / "test-clean").is_dir():
         raise MissingFileError(f"{corpus} has no test-clean/ folder; give a corpus in LibriTTS layout "
                                "(e.g. the demo's work folder's corpus/)")  # fmt: skip
