@@ -2,12 +2,13 @@
 # Train VALL-E on the synthetic corpus, then evaluate it beside the demo's systems.
 #
 #   egs/synthetic/train.sh                      # the "cpu" profile: the recipe of the earlier CPU-trained checkpoints
-#   egs/synthetic/train.sh --profile gpu-small  # the recipe of valle/assets/valle-synth-small.pt (one GPU, minutes)
+#   egs/synthetic/train.sh --profile gpu-small  # stage 3 of valle/assets/valle-synth-small.pt (one GPU, minutes)
 #   egs/synthetic/train.sh --profile gpu        # a bigger model on more voices, on every visible GPU
 #
 # Profiles (any of their settings can be overridden with its flag, e.g. --speakers 80 --max-minutes 30):
 #   cpu  40 speakers x 200 utterances (5.7 h of training audio), 4 layers x 128, 1 thread, a time budget
 #   gpu-small  the cpu profile's corpus, 8 layers x 192, bf16, 600 s batches, 10 passes per epoch, 6 minutes
+#              (stage 3 of the shipped checkpoint; stage 4 continued it on 120 voices: docs/pretrained/README.md)
 #   gpu  400 speakers x 250 utterances (~90 h), 12 layers x 1024 (the reference's default size), bf16,
 #        DDP over all GPUs, 20 epochs
 # Every profile trains on single utterances (--concat-prompt-prob 0), as its checkpoint was made; pass

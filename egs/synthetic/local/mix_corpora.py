@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Merge two tokenized synthetic corpora into one compact training set, e.g. to carry it to a rented GPU.
+
+Why: the shipped checkpoint's last run (docs/pretrained/README.md) needed more voices than the 40-speaker
+corpus, and a device lease carries at most 64 MiB, so the codes of both corpora go into ONE h5 file of only
+the cuts used (it compresses to ~2.3 MB per hour with `xz -9`).  Two corpora made with different `--seed`s
+reuse speaker and utterance ids, so corpus B's ids get a prefix.  Evaluation stays honest: B's speakers
+whose voice equals a test speaker of the evaluation corpus (the demo's) are dropped, and so is every cut,
+from A or B, whose sentence is one of that corpus' test sentences.
+
+    python egs/synthetic/local/mix_corpora.py --a big/data/tokenized --b big2/data/tokenized \
+        --b-corpus big2/download/SynthTTS --eval-corpus demo_check/corpus --hours-b 9.2 \
+        --out mix --h5 /work/gpu/codes.h5
+
+Train = A's cuts_train + B's cuts of every part, taken round-robin over B's speakers until --hours-b;
+dev = A's cuts_dev.  `--h5` is where the training will read the codes (the manifests store that path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import gzip
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+B_PARTS = ("train-clean-100", "dev-clean", "test-clean")
+
+
+def read_cuts(path: Path) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def write_cuts(path: Path, cuts: list[dict]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with gzip.open(tmp, "wt", encoding="utf-8") as f:
+        for cut in cuts:
+            f.write(json.dumps(cut, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+def test_speakers_and_texts(corpus: Path) -> tuple[set[str], set[str]]:
+    """Voices (engine:voice:pitch:rate) and sentences of a corpus' test-clean part."""
+    info = json.loads((corpus / "synth_corpus.json").read_text())
+    voices = {s["voice"] for s in info["speakers"].values() if s["part"] == "test-clean"}
+    texts = set()
+    for tsv in (corpus / "test-clean").rglob("*.trans.tsv"):
+        texts.update(line.split("\t")[1].strip() for line in tsv.read_text().splitlines() if line)
+    return voices, texts
+
+
+def text_of(cut: dict) -> str:
+    return cut["supervisions"][0]["text"].strip()
+
+
+def with_prefix(cut: dict, prefix: str) -> dict:
+    """A copy of `cut` whose cut, supervision, recording and speaker ids start with `prefix`."""
+    cut = copy.deepcopy(cut)
+    sup = cut["supervisions"][0]
+    cut["id"] = prefix + cut["id"]
+    sup["id"], sup["recording_id"], sup["speaker"] = (prefix + sup[k] for k in ("id", "recording_id", "speaker"))
+    cut["recording"]["id"] = prefix + cut["recording"]["id"]
+    return cut
+
+
+def pick_round_robin(cuts: list[dict], seconds: float) -> list[dict]:
+    """Cuts taken one speaker at a time (speakers in id order) until `seconds` of audio: every voice is used."""
+    by_speaker: dict[str, list[dict]] = defaultdict(list)
+    for cut in cuts:
+        by_speaker[cut["supervisions"][0]["speaker"]].append(cut)
+    queues = [by_speaker[s] for s in sorted(by_speaker)]
+    picked, total, depth = [], 0.0, 0
+    while total < seconds and any(depth < len(q) for q in queues):
+        for queue in queues:
+            if depth < len(queue) and total < seconds:
+                picked.append(queue[depth])
+                total += queue[depth]["duration"]
+        depth += 1
+    return picked
+
+
+def mix(a: Path, b: Path, b_corpus: Path, eval_corpus: Path, hours_b: float, out: Path, h5: Path,
+        h5_local: Path | None = None, prefix: str = "s1x") -> dict[str, float]:
+    """Write cuts_train/cuts_dev, the union symbol table and the codes h5; return counts for the log."""
+    import h5py
+
+    from valle.text import SymbolTable
+
+    if (a / "codec.json").read_text() != (b / "codec.json").read_text():
+        raise SystemExit(f"{a} and {b} were encoded with different codecs; tokenize both with the same one")
+    voices, texts = test_speakers_and_texts(eval_corpus)
+    b_info = json.loads((b_corpus / "synth_corpus.json").read_text())
+    dropped_speakers = {spk for spk, s in b_info["speakers"].items() if s["voice"] in voices}
+    a_train = [c for c in read_cuts(a / "cuts_train.jsonl.gz") if text_of(c) not in texts]
+    b_all = [c for part in B_PARTS for c in read_cuts(b / f"libritts_cuts_{part}.jsonl.gz")]
+    b_ok = [c for c in b_all if c["supervisions"][0]["speaker"] not in dropped_speakers and text_of(c) not in texts]
+    b_pick = [with_prefix(c, prefix) for c in pick_round_robin(b_ok, 3600 * hours_b)]
+    train, dev = a_train + b_pick, read_cuts(a / "cuts_dev.jsonl.gz")
+
+    out.mkdir(parents=True, exist_ok=True)
+    local = h5_local or h5
+    local.parent.mkdir(parents=True, exist_ok=True)
+    sources: dict[str, h5py.File] = {}
+    symbols: set[str] = set()
+    with h5py.File(local.with_suffix(".tmp"), "w") as sink:
+        for cut in train + dev:
+            array = cut["custom"]["codes"]["array"]
+            src = sources.setdefault(array["storage_path"], h5py.File(array["storage_path"], "r"))
+            sink.create_dataset(cut["id"], data=src[array["storage_key"]][()])
+            array["storage_path"], array["storage_key"] = str(h5), cut["id"]
+            symbols.update(cut["supervisions"][0]["custom"]["tokens"]["text"])
+    for f in sources.values():
+        f.close()
+    local.with_suffix(".tmp").replace(local)
+    write_cuts(out / "cuts_train.jsonl.gz", train)
+    write_cuts(out / "cuts_dev.jsonl.gz", dev)
+    SymbolTable.from_symbols(sorted(symbols)).to_file(out / "unique_text_tokens.k2symbols")
+    for name in ("text_tokenizer.json", "codec.json"):
+        (out / name).write_text((a / name).read_text())
+    return {
+        "a_train_cuts": len(a_train), "a_hours": sum(c["duration"] for c in a_train) / 3600,
+        "b_cuts": len(b_pick), "b_hours": sum(c["duration"] for c in b_pick) / 3600,
+        "b_speakers": len({c["supervisions"][0]["speaker"] for c in b_pick}),
+        "b_speakers_dropped": len(dropped_speakers), "dev_cuts": len(dev), "symbols": len(symbols),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--a", type=Path, required=True, help="tokenized folder of corpus A (its cuts_train/dev)")
+    p.add_argument("--b", type=Path, required=True, help="tokenized folder of corpus B (its libritts_cuts_*)")
+    p.add_argument("--b-corpus", type=Path, required=True, help="corpus B itself (its synth_corpus.json)")
+    p.add_argument("--eval-corpus", type=Path, required=True, help="the corpus whose test-clean stays unseen")
+    p.add_argument("--hours-b", type=float, required=True, help="hours of corpus B to add")
+    p.add_argument("--out", type=Path, required=True, help="folder for the manifests (the --manifest-dir)")
+    p.add_argument("--h5", type=Path, required=True, help="path the manifests give the codes (where training reads)")
+    p.add_argument("--h5-local", type=Path, default=None, help="where to write the h5 now (default: --h5)")
+    args = p.parse_args(argv)
+    counts = mix(args.a, args.b, args.b_corpus, args.eval_corpus, args.hours_b, args.out, args.h5, args.h5_local)
+    print(json.dumps(counts, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
