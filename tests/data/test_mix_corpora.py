@@ -116,8 +116,15 @@ def test_mix_keeps_the_evaluation_unseen_prefixes_b_and_moves_every_code(corpora
     assert set(symbols) == {"<eps>", "h", "ə", "d", "b", "0", "1"}  # the union of what the kept cuts use
 
 
-def test_mix_refuses_corpora_of_different_codecs(corpora: dict, tmp_path: Path) -> None:
+def test_mix_bad_input_is_one_line_and_exit_2(corpora: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = ["--a", str(corpora["a"]), "--b", str(corpora["b"]), "--b-corpus", str(corpora["b_corpus"]),
+            "--eval-corpus", str(corpora["eval"]), "--hours-b", "1", "--out", str(tmp_path / "o"),
+            "--h5", str(tmp_path / "codes.h5")]
     (corpora["b"] / "codec.json").write_text('{"backend": "encodec"}')
-    with pytest.raises(SystemExit, match="different codecs"):
-        _load_script().mix(corpora["a"], corpora["b"], corpora["b_corpus"], corpora["eval"], 1.0, corpora["out"],
-                           tmp_path / "codes.h5")
+    assert _load_script().main(args) == 2
+    err = capsys.readouterr().err
+    assert "different codecs" in err and err.count("\n") == 1
+    (corpora["b"] / "codec.json").unlink()
+    assert _load_script().main(args) == 2
+    assert "codec.json not found" in capsys.readouterr().err
+    assert not (tmp_path / "codes.h5").exists()

@@ -90,7 +90,7 @@ def mix(a: Path, b: Path, b_corpus: Path, eval_corpus: Path, hours_b: float, out
     from valle.text import SymbolTable
 
     if (a / "codec.json").read_text() != (b / "codec.json").read_text():
-        raise SystemExit(f"{a} and {b} were encoded with different codecs; tokenize both with the same one")
+        raise ValueError(f"{a} and {b} were encoded with different codecs; tokenize both with the same one")
     voices, texts = test_speakers_and_texts(eval_corpus)
     b_info = json.loads((b_corpus / "synth_corpus.json").read_text())
     dropped_speakers = {spk for spk, s in b_info["speakers"].items() if s["voice"] in voices}
@@ -139,7 +139,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--h5", type=Path, required=True, help="path the manifests give the codes (where training reads)")
     p.add_argument("--h5-local", type=Path, default=None, help="where to write the h5 now (default: --h5)")
     args = p.parse_args(argv)
-    counts = mix(args.a, args.b, args.b_corpus, args.eval_corpus, args.hours_b, args.out, args.h5, args.h5_local)
+    needed = [args.a / "cuts_train.jsonl.gz", args.a / "cuts_dev.jsonl.gz", args.b / "codec.json",
+              args.b_corpus / "synth_corpus.json", args.eval_corpus / "synth_corpus.json"]
+    missing = [str(path) for path in needed if not path.is_file()]
+    if missing:
+        print(f"mix_corpora.py: {missing[0]} not found; point --a/--b at `valle tokenize` + `valle combine-cuts` "
+              "output and --b-corpus/--eval-corpus at `valle synth-corpus` folders", file=sys.stderr)
+        return 2
+    try:
+        counts = mix(args.a, args.b, args.b_corpus, args.eval_corpus, args.hours_b, args.out, args.h5, args.h5_local)
+    except ValueError as e:
+        print(f"mix_corpora.py: {e}", file=sys.stderr)
+        return 2
     print(json.dumps(counts, indent=1))
     return 0
 
