@@ -93,12 +93,12 @@ def probe_item(
     logits = ar_target_logits(synth, ids, lens, prompt, target)  # [T, V]
     guess = logits[:, : c.num_audio_tokens].argmax(-1)  # [T] (EOS excluded: every frame here is a real frame)
     accuracy, loss = float((guess == truth).float().mean()), float(F.cross_entropy(logits, truth))
-    _, enroll = synth.collater()([voice.tokens])
+    enroll = synth.collater()([voice.tokens])[1].to(synth.device)
     probes: dict[Mode, Probe] = {}
     for mode in modes:
         first = truth if mode == "truth" else guess
         with torch.inference_mode():
-            codes = decode_nar(model, ids, lens, prompt[None], first[None], enroll.to(synth.device))[0]
+            codes = decode_nar(model, ids, lens, prompt[None], first[None], enroll)[0]
         probes[mode] = Probe(codes=codes.cpu(), frame_accuracy=accuracy, loss=loss)
     return probes
 

@@ -35,11 +35,11 @@ def read_cuts(path: Path) -> list[dict]:
 
 
 def write_cuts(path: Path, cuts: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with gzip.open(tmp, "wt", encoding="utf-8") as f:
+    from valle.utils import atomic_write
+
+    with atomic_write(path) as tmp, gzip.open(tmp, "wt", encoding="utf-8") as f:
         for cut in cuts:
             f.write(json.dumps(cut, ensure_ascii=False) + "\n")
-    tmp.replace(path)
 
 
 def test_speakers_and_texts(corpus: Path) -> tuple[set[str], set[str]]:
@@ -88,6 +88,7 @@ def mix(a: Path, b: Path, b_corpus: Path, eval_corpus: Path, hours_b: float, out
     import h5py
 
     from valle.text import SymbolTable
+    from valle.utils import atomic_write
 
     if (a / "codec.json").read_text() != (b / "codec.json").read_text():
         raise ValueError(f"{a} and {b} were encoded with different codecs; tokenize both with the same one")
@@ -101,11 +102,9 @@ def mix(a: Path, b: Path, b_corpus: Path, eval_corpus: Path, hours_b: float, out
     train, dev = a_train + b_pick, read_cuts(a / "cuts_dev.jsonl.gz")
 
     out.mkdir(parents=True, exist_ok=True)
-    local = h5_local or h5
-    local.parent.mkdir(parents=True, exist_ok=True)
     sources: dict[str, h5py.File] = {}
     symbols: set[str] = set()
-    with h5py.File(local.with_suffix(".tmp"), "w") as sink:
+    with atomic_write(h5_local or h5) as tmp, h5py.File(tmp, "w") as sink:
         for cut in train + dev:
             array = cut["custom"]["codes"]["array"]
             src = sources.setdefault(array["storage_path"], h5py.File(array["storage_path"], "r"))
@@ -114,7 +113,6 @@ def mix(a: Path, b: Path, b_corpus: Path, eval_corpus: Path, hours_b: float, out
             symbols.update(cut["supervisions"][0]["custom"]["tokens"]["text"])
     for f in sources.values():
         f.close()
-    local.with_suffix(".tmp").replace(local)
     write_cuts(out / "cuts_train.jsonl.gz", train)
     write_cuts(out / "cuts_dev.jsonl.gz", dev)
     SymbolTable.from_symbols(sorted(symbols)).to_file(out / "unique_text_tokens.k2symbols")
