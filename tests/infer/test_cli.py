@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,38 @@ def test_missing_checkpoint_and_prompt(tmp_path: Path, exp_dir: Path, capsys) ->
     assert "none.pt" in capsys.readouterr().err
     assert main(["infer", *_ckpt(exp_dir), "--text", "Hi."]) == 2
     assert "no prompt: give --audio-prompts" in capsys.readouterr().err
+
+
+def test_exported_synthesis_settings_are_infers_defaults_and_flags_override_them(
+    exp_dir: Path, prompt_files, tmp_path: Path, capsys
+) -> None:
+    from valle.infer import SynthesisOptions, Synthesizer
+
+    shutil.copy(exp_dir / "codec.pt", tmp_path / "codec.pt")  # found beside the checkpoint, as in exp_dir
+    rec = tmp_path / "rec.pt"
+    settings = '{"top_k": 1, "max_new_frames": 5, "min_new_frames": 5}'
+    assert main(["export-model", str(exp_dir / "best.pt"), str(rec), "--synthesis", settings]) == 0
+    options = Synthesizer.from_checkpoint(rec).options
+    capsys.readouterr()
+    assert main(["model-info", str(rec)]) == 0
+    assert 'recommended synthesis settings: {"max_new_frames": 5, "min_new_frames": 5, "top_k": 1}' in capsys.readouterr().out
+    assert (options.top_k, options.max_new_frames, options.min_new_frames, options.temperature) == (1, 5, 5, 1.0)
+    a, ta = prompt_files[0]
+    common = ["infer", "--checkpoint", str(rec), "--audio-prompts", str(a), "--text-prompts", ta, "--text", "Hi.",
+              "--num-threads", "1"]  # fmt: skip
+    assert main([*common, "--output-dir", str(tmp_path / "rec")]) == 0
+    assert len(sf.read(tmp_path / "rec" / "0.wav")[0]) == 5 * 320  # the checkpoint's length settings
+    assert main([*common, "--output-dir", str(tmp_path / "flag"), "--max-new-frames", "7", "--min-new-frames", "7"]) == 0
+    assert len(sf.read(tmp_path / "flag" / "0.wav")[0]) == 7 * 320  # flags win
+    assert main(["export-model", str(rec), str(tmp_path / "kept.pt")]) == 0  # no --synthesis: kept
+    kept = Synthesizer.from_checkpoint(tmp_path / "kept.pt")
+    assert kept.options == options and kept.model.meta.extra["export_history"] == [str(exp_dir / "best.pt")]
+    assert main(["export-model", str(rec), str(tmp_path / "cleared.pt"), "--synthesis", "{}"]) == 0
+    assert Synthesizer.from_checkpoint(tmp_path / "cleared.pt").options == SynthesisOptions()
+    capsys.readouterr()
+    for bad, message in (('{"top_q": 3}', "unknown synthesis option(s) 'top_q'"), ('{"top_k": "ten"}', "top_k must"),
+                         ("[10]", "must be a JSON object"), ("{top_k: 1}", "must be a JSON object")):  # fmt: skip
+        assert main(["export-model", str(rec), str(tmp_path / "bad.pt"), "--synthesis", bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+        assert not (tmp_path / "bad.pt").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import shutil
 from pathlib import Path
 
@@ -141,6 +142,28 @@ def _forced(synth: Synthesizer, eos_logit: float) -> Synthesizer:
         model.ar_predict_layer.weight.zero_()
         model.ar_predict_layer.weight[model.config.eos_id, 0] = eos_logit
     return Synthesizer(model, synth.codec, synth.tokenizer, synth.symbols)
+
+
+def test_min_length_ratio_holds_eos_for_a_share_of_the_length_the_prompt_rate_predicts(
+    synth: Synthesizer, prompt_files, caplog: pytest.LogCaptureFixture
+) -> None:
+    eager = _forced(synth, 10.0)  # EOS is always the likeliest code
+    voice = eager.make_voice(*prompt_files[0])
+    texts = ["Say it.", "Say it again, a little slower this time."]  # decoded as one batch
+    opts = eager.options.with_changes(top_k=1, min_length_ratio=0.5)
+    with caplog.at_level(logging.WARNING):
+        out = eager.synthesize_batch([{"text": t, "voice": voice, "options": opts} for t in texts])
+    for text, (wav, _) in zip(texts, out):
+        target = len(eager._tokens(f"{voice.text} {text}")) - len(voice.tokens)
+        expected = math.ceil(0.5 * target * voice.num_frames / len(voice.tokens))
+        assert len(wav) == expected * HOP, text
+    assert len(out[1][0]) > len(out[0][0])  # each row keeps its own minimum
+    assert caplog.text.count("EOS suppressed") == 2  # one warning per item, not one per masked step
+    untranscribed = eager.make_voice(prompt_files[0][0], "")  # no speaking rate: min_new_frames alone
+    wav, _ = eager.synthesize("Say it.", voice=untranscribed, top_k=1, min_length_ratio=0.5, min_new_frames=3)
+    assert len(wav) == 3 * HOP
+    with pytest.raises(InvalidInputError, match="min_length_ratio"):
+        eager.synthesize("Say it.", voice=voice, min_length_ratio=-1.0)
 
 
 def test_eos_at_first_step_and_never(synth: Synthesizer, prompt_files, caplog: pytest.LogCaptureFixture) -> None:

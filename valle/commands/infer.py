@@ -54,6 +54,9 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--num-threads", type=int, default=None, help="torch CPU threads (default: torch's)")
 
 
+FROM_CKPT = " (default: the checkpoint's setting, else the reference's)"
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("lifeiteng/vall-e infer.py flags")
     g.add_argument("--text-prompts", default="", help="transcripts of the audio prompts, separated by |")
@@ -64,41 +67,51 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="texts to synthesize, separated by |, or a TSV file of "
                         "'prompt_text<TAB>prompt_audio<TAB>text<TAB>out_wav' lines")  # fmt: skip
     g.add_argument("--output-dir", type=Path, default=Path("infer/demo"), help="where N.wav files are written")
-    g.add_argument("--top-k", type=int, default=-100, help="AR top-k sampling (<= 0: off; 1: greedy)")
-    g.add_argument("--temperature", type=float, default=1.0, help="AR sampling temperature")
+    g.add_argument("--top-k", type=int, default=None, help="AR top-k sampling (<= 0: off; 1: greedy)" + FROM_CKPT)
+    g.add_argument("--temperature", type=float, default=None, help="AR sampling temperature" + FROM_CKPT)
     g.add_argument("--continual", type=str2bool, nargs="?", const=True, default=False,
                    help="re-synthesize the prompt utterance from its first 3 s (no --text)")  # fmt: skip
     add_model_arguments(p)
-    s = p.add_argument_group("sampling and batching (valle additions)")
-    s.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold (1.0: off)")
-    s.add_argument("--ras", type=str2bool, nargs="?", const=True, default=False,
+    s = p.add_argument_group("sampling and batching (valle additions; unset flags: the checkpoint's settings)")
+    s.add_argument("--top-p", type=float, default=None, help="nucleus sampling threshold (1.0: off)")
+    s.add_argument("--ras", type=str2bool, nargs="?", const=True, default=None,
                    help="VALL-E 2 repetition-aware sampling")  # fmt: skip
-    s.add_argument("--ras-window", type=int, default=10, help="repetition window K")
-    s.add_argument("--ras-threshold", type=float, default=0.1, help="repetition ratio t_r that triggers a redraw")
+    s.add_argument("--ras-window", type=int, default=None, help="repetition window K")
+    s.add_argument("--ras-threshold", type=float, default=None, help="repetition ratio t_r that triggers a redraw")
     s.add_argument("--seed", type=int, default=None, help="sampling seed (same seed: same output, batched or not)")
-    s.add_argument("--batch-size", type=int, default=8, help="texts decoded together")
+    s.add_argument("--batch-size", type=int, default=None, help="texts decoded together")
     s.add_argument("--max-new-frames", type=int, default=None, help="length cap in frames (default 16 per text token)")
-    s.add_argument("--min-new-frames", type=int, default=1, help="frames before EOS is allowed")
-    s.add_argument("--max-text-tokens", type=int, default=150, help="split longer texts into sentences (0: never)")
+    s.add_argument("--min-new-frames", type=int, default=None, help="frames before EOS is allowed")
+    s.add_argument("--min-length-ratio", type=float, default=None,
+                   help="EOS waits for this fraction of the length the prompt's speaking rate predicts (0: off)")  # fmt: skip
+    s.add_argument("--max-text-tokens", type=int, default=None, help="split longer texts into sentences (0: never)")
     s.add_argument(
         "--no-kv-cache", action="store_true", help="re-run the whole sequence per step (the reference's way)"
     )
     s.add_argument("--voice", default=None, help="a saved voice (name or file) instead of the prompt flags")
 
 
-def options_from_args(args: argparse.Namespace) -> Any:
+# Flags that map one-to-one onto `SynthesisOptions` fields; unset ones keep the checkpoint's recommendation.
+OPTION_FLAGS = ("top_k", "top_p", "temperature", "ras", "ras_window", "ras_threshold", "seed", "batch_size",
+                "max_new_frames", "min_new_frames", "min_length_ratio")  # fmt: skip
+
+
+def option_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The synthesis options the flags set (checked now, before a model is loaded)."""
     from valle.infer import SynthesisOptions
 
-    return SynthesisOptions().with_changes(
-        top_k=args.top_k, top_p=args.top_p, temperature=args.temperature, ras=args.ras, ras_window=args.ras_window,
-        ras_threshold=args.ras_threshold, seed=args.seed, batch_size=args.batch_size,
-        max_new_frames=args.max_new_frames, min_new_frames=args.min_new_frames,
-        max_text_tokens=args.max_text_tokens or None, use_cache=not args.no_kv_cache,
-    )  # fmt: skip
+    changes = {name: getattr(args, name) for name in OPTION_FLAGS if getattr(args, name) is not None}
+    if args.max_text_tokens is not None:
+        changes["max_text_tokens"] = args.max_text_tokens or None  # 0: never split
+    if args.no_kv_cache:
+        changes["use_cache"] = False
+    SynthesisOptions().with_changes(**changes)
+    return changes
 
 
-def load_synthesizer(args: argparse.Namespace, options: Any = None) -> Any:
-    """The `Synthesizer` the model flags describe (threads set, device resolved)."""
+def load_synthesizer(args: argparse.Namespace, changes: dict[str, Any] | None = None) -> Any:
+    """The `Synthesizer` the model flags describe (threads set, device resolved), its options = the
+    checkpoint's recommended ones with `changes` applied."""
     import torch
 
     from valle.infer import load_model
@@ -111,25 +124,27 @@ def load_synthesizer(args: argparse.Namespace, options: Any = None) -> Any:
     tokenizer = None
     if args.text_extractor is not None:
         tokenizer = {"backend": args.text_extractor, "normalize": False}
-    return load_model(args.checkpoint, device, codec=args.codec, text_tokens=args.text_tokens, tokenizer=tokenizer,
-                      options=options, voice_dir=args.voice_dir)  # fmt: skip
+    synth = load_model(args.checkpoint, device, codec=args.codec, text_tokens=args.text_tokens, tokenizer=tokenizer,
+                       voice_dir=args.voice_dir)  # fmt: skip
+    synth.options = synth.options.with_changes(**(changes or {}))
+    return synth
 
 
 def run(args: argparse.Namespace) -> int:
     from valle.errors import InvalidInputError
 
-    options = options_from_args(args)
+    changes = option_changes(args)
     audio, texts = _split(args.audio_prompts), _split(args.text_prompts)
     _check_prompt_flags(args, audio, texts)  # before loading a model that may take seconds
     text = REFERENCE_TEXT if args.text is None else args.text
     if args.continual:
         if args.text:
             raise InvalidInputError("--continual re-synthesizes the prompt utterance itself; leave --text out")
-        synth = load_synthesizer(args, options)
+        synth = load_synthesizer(args, changes)
         wav, sr = synth.continual(audio, texts)
         _write(args.output_dir / "0.wav", wav, sr)
         return 0
-    synth = load_synthesizer(args, options)
+    synth = load_synthesizer(args, changes)
     if Path(text).is_file():
         jobs = _tsv_jobs(Path(text))
     else:

@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         "symbols": len(meta.symbols) if meta.symbols is not None else None,
         "codec": meta.codec,
         "tokenizer": meta.tokenizer,
+        "synthesis": meta.extra.get("synthesis") or None,  # the settings the checkpoint recommends
     }
     if args.json:
         print(json.dumps(info, indent=2, default=str))
@@ -47,4 +48,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"codec: {json.dumps(meta.codec, default=str)}")
     if meta.tokenizer is not None:
         print(f"tokenizer: {json.dumps(meta.tokenizer, default=str)}")
+    if info["synthesis"]:
+        print(f"recommended synthesis settings: {json.dumps(info['synthesis'], sort_keys=True)}")
     return 0

@@ -28,6 +28,9 @@ class SynthesisOptions:
     # None = fresh randomness on every call
     max_new_frames: int | None = None  # AR length cap per item; None = the reference's 16 * text tokens + 1
     min_new_frames: int = 1  # EOS is suppressed until an item has this many frames (0 allows empty output)
+    min_length_ratio: float = 0.0  # and until it has this fraction of the length its prompt's speaking rate
+    # predicts for its text (0 disables; needs a prompt transcript).  Why: a prompt that is a whole utterance
+    # ends in silence, and a small model's likeliest next code is then EOS
     use_cache: bool = True  # KV-cached AR decoding (False re-runs the sequence per step, as the reference)
     batch_size: int = 8  # items decoded together by `synthesize_batch` (and sentences of a long text)
     max_text_tokens: int | None = 150  # longer texts are split into sentences of at most this many tokens;
@@ -51,6 +54,8 @@ class SynthesisOptions:
             raise InvalidInputError(f"ras_threshold must lie in (0, 1], got {self.ras_threshold}")
         if self.min_new_frames < 0:
             raise InvalidInputError(f"min_new_frames must be >= 0, got {self.min_new_frames}")
+        if not 0.0 <= self.min_length_ratio < float("inf"):
+            raise InvalidInputError(f"min_length_ratio must be a finite number >= 0, got {self.min_length_ratio}")
         if self.max_new_frames is not None and self.max_new_frames < max(1, self.min_new_frames):
             raise InvalidInputError(
                 f"max_new_frames ({self.max_new_frames}) must be >= 1 and >= min_new_frames ({self.min_new_frames})"

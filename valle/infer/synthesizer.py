@@ -16,6 +16,7 @@ Dimension legend: B batch, S text tokens, P prompt frames, N generated frames, Q
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import defaultdict
 from collections.abc import Sequence
@@ -90,6 +91,31 @@ class _Job:
     ids: Tensor  # [S] text ids `[BOS, prompt text, text, EOS]`
     enroll_len: int  # length of `[BOS, prompt text, EOS]`
     prompt: Tensor  # [P, Q] prompt codes
+    frames_per_token: float | None  # the prompt's speaking rate (None without a prompt transcript)
+
+    def min_frames(self, opts: SynthesisOptions) -> int:
+        """EOS is masked until this many frames: `min_new_frames`, raised to `min_length_ratio` times the
+        length the prompt's speaking rate predicts for this text (target tokens x prompt frames per token)."""
+        if not opts.min_length_ratio or self.frames_per_token is None:
+            return opts.min_new_frames
+        predicted = (len(self.ids) - self.enroll_len) * self.frames_per_token
+        return max(opts.min_new_frames, math.ceil(opts.min_length_ratio * predicted))
+
+
+def recommended_options(model: VALLE) -> SynthesisOptions:
+    """`SynthesisOptions()` with the changes the checkpoint records under `extra["synthesis"]`.
+
+    Why: how to sample depends on the model (a small model wants colder sampling and a held-back EOS), so
+    a shipped checkpoint carries its settings and `valle infer` / the API / the server use them unless told
+    otherwise.  Settings this version does not know are skipped with a warning, not fatal.
+    """
+    extra = getattr(getattr(model, "meta", None), "extra", None) or {}
+    changes = extra.get("synthesis") or {}
+    try:
+        return SynthesisOptions().with_changes(**changes)
+    except InvalidInputError as e:
+        logger.warning("the checkpoint's recommended synthesis settings are ignored: %s", e)
+        return SynthesisOptions()
 
 
 class Synthesizer:
@@ -100,7 +126,8 @@ class Synthesizer:
         codec: the codec the model's codes come from.
         tokenizer: the text front-end the model was trained with.
         symbols: the text symbol table (a k2symbols list, `<eps>` included), which fixes the text ids.
-        options: default synthesis options (per call: `synthesize(..., top_k=1)`).
+        options: default synthesis options (per call: `synthesize(..., top_k=1)`); None = the settings the
+            checkpoint recommends (`valle export-model --synthesis`), else `SynthesisOptions()`.
         voice_dir: where voices saved by name live (None = `$VALLE_VOICE_DIR` or ~/.cache/valle/voices).
     """
 
@@ -123,7 +150,7 @@ class Synthesizer:
         self.codec = codec
         self.tokenizer = tokenizer
         self.symbols = list(symbols)
-        self.options = options or SynthesisOptions()
+        self.options = options or recommended_options(model)
         self.options.verify()
         self.voice_dir = voice_dir
         self._collaters: dict[str, TextTokenCollater] = {}
@@ -415,6 +442,8 @@ class Synthesizer:
         settings_match = voice.tokenizer == self.tokenizer.settings()
         prompt_tokens = voice.tokens if settings_match else self._tokens(voice.text)
         _, enroll = collate([prompt_tokens], [voice.text])
+        # The whole voice's frames per transcript token (its transcript covers all of it, trimmed or not).
+        rate = voice.codes.shape[0] / (int(enroll[0]) - 2) if int(enroll[0]) > 2 else None
         count = self._count_tokens
         pieces = split_text(req.text, opts.max_text_tokens, count) if opts.max_text_tokens else [req.text.strip()]
         jobs = []
@@ -424,7 +453,7 @@ class Synthesizer:
             # As lifeiteng/vall-e's infer.py: one string "{prompt text} {text}", tokenized together.
             ids, _ = collate([self._tokens(f"{voice.text} {piece}".strip())], [piece])
             label = name if len(pieces) == 1 else f"{name} (sentence {k + 1}/{len(pieces)})"
-            jobs.append(_Job(index, label, opts, ids[0], int(enroll[0]), prompt))
+            jobs.append(_Job(index, label, opts, ids[0], int(enroll[0]), prompt, rate))
         return jobs
 
     def _tokens(self, text: str) -> list[str]:
@@ -477,7 +506,8 @@ class Synthesizer:
         with torch.inference_mode():
             return generate_batch(
                 self.model, x, x_lens, prompts, prompt_lens, enroll,
-                max_new_frames=opts.max_new_frames, min_new_frames=opts.min_new_frames, use_cache=opts.use_cache,
+                max_new_frames=opts.max_new_frames, min_new_frames=[j.min_frames(opts) for j in jobs],
+                use_cache=opts.use_cache,
                 sampler=make_sampler(opts, len(jobs), dev), names=[j.name for j in jobs],
             )  # fmt: skip
 

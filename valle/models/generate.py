@@ -172,7 +172,7 @@ def generate_batch(
     top_p: float = 1.0,
     temperature: float = 1.0,
     max_new_frames: int | Sequence[int] | Tensor | None = None,
-    min_new_frames: int = 1,
+    min_new_frames: int | Sequence[int] | Tensor = 1,
     use_cache: bool = True,
     generator: torch.Generator | None = None,
     sampler: Sampler | None = None,
@@ -188,7 +188,7 @@ def generate_batch(
         top_k, top_p, temperature, generator: the default sampler's settings (one generator for all rows).
         max_new_frames: length cap, one for all rows or one per row; None = `16 * x_len_b + 1` per row
             (`16 * x_len_b` with BOS), the reference's rule.
-        min_new_frames: EOS is suppressed until a row has this many frames.
+        min_new_frames: EOS is suppressed until a row has this many frames; one for all rows or one per row.
         use_cache: KV-cached AR decoding.
         sampler: custom `(logits [B, V], history [B, n]) -> [B]` rule (history rows left-padded with -1).
         names: one label per row for warnings (default "item b").
@@ -212,8 +212,9 @@ def generate_batch(
     prompt_codes, _ = model.clean_codes(prompts, prompt_lens)
     x_lens = x_lens.to(torch.long)
     caps = _length_caps(max_new_frames, x_lens, c.prepend_bos)
-    if min_new_frames < 0:
-        raise InvalidInputError(f"min_new_frames must be >= 0, got {min_new_frames}")
+    mins = _per_row("min_new_frames", min_new_frames, b, x.device)
+    if int(mins.min()) < 0:
+        raise InvalidInputError(f"min_new_frames must be >= 0, got {mins.tolist()}")
     if sampler is None:
 
         def sampler(logits: Tensor, _history: Tensor) -> Tensor:
@@ -222,7 +223,7 @@ def generate_batch(
     labels = list(names) if names is not None else [f"item {i}" if b > 1 else "" for i in range(b)]
     first = prompt_codes[..., 0].masked_fill(~valid, c.eos_id)  # [B, P], padding = EOS as in training
     generated, gen_lens = _decode_ar(
-        model, x, x_lens, first, prompt_lens, caps, min_new_frames, use_cache, sampler, labels
+        model, x, x_lens, first, prompt_lens, caps, mins, use_cache, sampler, labels
     )
     q = c.num_quantizers
     if q == 1 or int(gen_lens.max()) == 0:
@@ -236,13 +237,18 @@ def _length_caps(max_new: int | Sequence[int] | Tensor | None, x_lens: Tensor, b
     """Per-row AR length caps [B] (the reference's `16 * x_len + 1` when None)."""
     if max_new is None:
         return 16 * x_lens + (0 if bos else 1)
-    caps = torch.as_tensor(max_new, dtype=torch.long, device=x_lens.device)
-    if caps.ndim > 1 or caps.numel() not in (1, x_lens.shape[0]):
-        raise InvalidInputError(f"max_new_frames must be one number or one per row ({x_lens.shape[0]}), got {max_new}")
-    caps = caps.reshape(-1).expand(x_lens.shape[0]).clone()
+    caps = _per_row("max_new_frames", max_new, x_lens.shape[0], x_lens.device)
     if int(caps.min()) < 1:
         raise InvalidInputError(f"max_new_frames must be >= 1, got {caps.tolist()}")
     return caps
+
+
+def _per_row(name: str, value: int | Sequence[int] | Tensor, b: int, device: torch.device) -> Tensor:
+    """A length setting as a [B] long tensor: one number for all rows, or one per row."""
+    t = torch.as_tensor(value, dtype=torch.long, device=device)
+    if t.ndim > 1 or t.numel() not in (1, b):
+        raise InvalidInputError(f"{name} must be one number or one per row ({b}), got {value}")
+    return t.reshape(-1).expand(b).clone()
 
 
 def embed_text_rows(embed: Callable[[Tensor], Tensor], x: Tensor, x_lens: Tensor, per_row: bool) -> Tensor:
@@ -264,7 +270,7 @@ def _decode_ar(
     prompt_first: Tensor,
     prompt_lens: Tensor,
     caps: Tensor,
-    min_new: int,
+    mins: Tensor,
     use_cache: bool,
     sampler: Sampler,
     names: list[str],
@@ -310,7 +316,7 @@ def _decode_ar(
         return model.ar_hidden(text, text_valid, torch.cat([seq, gen], dim=1), valid, positions=pos)[:, -1]
 
     with packed_linears(model, b) if cache is not None else contextlib.nullcontext():
-        return _ar_loop(model, hidden, history, caps, min_new, sampler, names, step)
+        return _ar_loop(model, hidden, history, caps, mins, sampler, names, step)
 
 
 def _ar_loop(
@@ -318,7 +324,7 @@ def _ar_loop(
     hidden: Tensor,
     history: Tensor,
     caps: Tensor,
-    min_new: int,
+    mins: Tensor,
     sampler: Sampler,
     names: list[str],
     step: Callable[[list[Tensor], Tensor, Tensor], Tensor],
@@ -327,16 +333,19 @@ def _ar_loop(
     eos, b = model.config.eos_id, hidden.shape[0]
     finished = torch.zeros(b, dtype=torch.bool, device=hidden.device)
     gen_lens = torch.zeros(b, dtype=torch.long, device=hidden.device)
+    warned = torch.zeros_like(finished)  # one "EOS suppressed" warning per row, not one per step
     columns: list[Tensor] = []
     while True:
         n = len(columns)
         logits = model.ar_predict_layer(hidden).float()  # [B, V]
         best = logits.argmax(-1)  # [B]
-        if n < min_new:
-            for i in ((best == eos) & ~finished).nonzero().flatten().tolist():
+        under = mins > n  # [B] rows whose EOS is still masked
+        if bool(under.any()):
+            for i in ((best == eos) & under & ~finished & ~warned).nonzero().flatten().tolist():
                 logger.warning("%sthe AR model chose EOS after %d of %d required frames; EOS suppressed",
-                               _label(names[i]), n, min_new)  # fmt: skip
-            logits[:, eos] = float("-inf")
+                               _label(names[i]), n, int(mins[i]))  # fmt: skip
+            warned |= (best == eos) & under
+            logits[:, eos] = logits[:, eos].masked_fill(under, float("-inf"))
             best = logits.argmax(-1)
         token = sampler(logits, history).view(b)
         stop = ~finished & ((best == eos) | (token == eos))
