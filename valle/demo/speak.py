@@ -127,14 +127,22 @@ def load_system(name: str, checkpoint: Path, codec_path: Path, seed: int = 0) ->
     return synth
 
 
-def speak_system(synth: object, items: list[Item], folder: Path, max_frames: int | None = None) -> None:
-    """Synthesize every item with one system (skipping outputs already written), batched."""
+def speak_system(
+    synth: object, items: list[Item], folder: Path, max_frames: int | None = None, sampling: dict | None = None
+) -> None:
+    """Synthesize every item with one system (skipping outputs already written), batched.
+
+    The options are `SynthesisOptions()` with `sampling` (default `SAMPLING`), not the checkpoint's
+    recommended ones, so that every system is scored with exactly the same settings.
+    """
+    from valle.infer import SynthesisOptions
+
     todo = [it for it in items if not (folder / f"{it.id}.wav").is_file()]
     if not todo:
         return
     requests = [{"text": it.text, "prompt_audio": str(it.prompt), "prompt_text": it.prompt_text, "name": it.id}
                 for it in todo]
-    opts = synth.options.with_changes(**SAMPLING, max_new_frames=max_frames)  # type: ignore[attr-defined]
+    opts = SynthesisOptions().with_changes(**(SAMPLING if sampling is None else sampling), max_new_frames=max_frames)
     for r in requests:
         r["options"] = opts
     for it, result in zip(todo, synth.synthesize_batch(requests, on_error="skip")):  # type: ignore[attr-defined]

@@ -1,0 +1,94 @@
+"""Sampling benchmark: how the AR's sampling settings change the speech of one checkpoint, in one table.
+
+Every setting speaks the demo's unseen-voice items (2 per held-out speaker: the shortest utterances are the
+prompts, the longest the texts) with the same checkpoint, and `valle eval`'s metrics score them: WER (faster-whisper),
+speaker similarity prompt<->output, DNSMOS, plus how many outputs came back empty and the mean output/ground-truth
+duration.  This is how the shipped checkpoint's recommended settings (`valle model-info`) were chosen.
+
+    .venv/bin/valle demo --work-dir demo_check --minutes 0        # once: the demo corpus (or any demo work dir)
+    .venv/bin/python bench/sampling.py --corpus demo_check/corpus --checkpoint valle/assets/valle-synth-small.pt
+
+Needs the `eval` extra.  About 3 minutes per setting on 2 CPU cores.  Sampling is seeded (--seed), so a rerun
+gives the same audio; the spread between seeds is the noise to read the table against (--seeds 0,1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+from pathlib import Path
+
+import soundfile as sf
+
+from valle.demo.speak import SAMPLING
+
+# name -> changes to SynthesisOptions() (not to the checkpoint's recommendation); each row adds its seed and
+# the --max-seconds length cap.
+SHIPPED = {k: v for k, v in SAMPLING.items() if k != "seed"}  # the demo's settings = the shipped recommendation
+SETTINGS: dict[str, dict[str, object]] = {
+    "reference: top-k off, T 1": {"top_k": -100, "temperature": 1.0},
+    "top-k 50, T 1, RAS (the demo before)": {"top_k": 50, "temperature": 1.0, "ras": True},
+    "top-k 10, T 0.7, RAS": {"top_k": 10, "temperature": 0.7, "ras": True},
+    "top-k 10, T 0.7, RAS, min_length_ratio 0.5 (shipped)": SHIPPED,
+    "top-k 5, T 0.5, RAS, min_length_ratio 0.5": {**SHIPPED, "top_k": 5, "temperature": 0.5},
+    "top-k 10, T 0.7, RAS, min_length_ratio 0.7": {**SHIPPED, "min_length_ratio": 0.7},
+}
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--corpus", type=Path, required=True, help="a synthetic corpus root (its test-clean part is used)")
+    p.add_argument("--checkpoint", type=Path, default=Path("valle/assets/valle-synth-small.pt"))
+    p.add_argument("--codec", type=Path, default=None, help="default: the one the checkpoint records")
+    p.add_argument("--items", type=int, default=16, help="items, spread over the test-clean speakers")
+    p.add_argument("--seeds", default="0", help="comma-separated sampling seeds; one row per setting and seed")
+    p.add_argument("--only", default=None, help="comma-separated substrings: run the settings whose name has one")
+    p.add_argument("--max-seconds", type=float, default=10.0, help="length cap per output (the demo's)")
+    p.add_argument("--out-dir", type=Path, default=Path("bench/out/sampling"), help="wavs, one folder per row")
+    p.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    import torch
+
+    from valle.demo.speak import pick_items, speak_system
+    from valle.eval.evaluate import EvalItem, evaluate, summarize
+    from valle.infer import Synthesizer
+
+    torch.set_num_threads(2)
+    items = pick_items(args.corpus, args.items)
+    synth = Synthesizer.from_checkpoint(args.checkpoint, codec=str(args.codec) if args.codec else None)
+    wanted = [s.strip() for s in args.only.split(",")] if args.only else None
+    rows = []
+    for name, changes in SETTINGS.items():
+        if wanted and not any(w in name for w in wanted):
+            continue
+        for seed in (int(s) for s in args.seeds.split(",")):
+            folder = args.out_dir / f"{len(rows):02d}"
+            speak_system(synth, items, folder, round(args.max_seconds * 75), {**changes, "seed": seed})
+            outputs = [folder / f"{it.id}.wav" for it in items]
+            durations = [sf.info(str(o)).duration if o.is_file() else 0.0 for o in outputs]
+            empty = sum(d < 0.1 for d in durations)
+            scored = [EvalItem(output=o, text=it.text, prompt=it.prompt, speaker=it.speaker)
+                      for o, it, d in zip(outputs, items, durations) if d >= 0.1]  # fmt: skip
+            summary = summarize(evaluate(scored, progress=False)) if scored else {}
+            ratio = statistics.mean(d / sf.info(str(it.ground_truth)).duration for d, it in zip(durations, items))
+            rows.append({"setting": name, "seed": seed, "empty": empty, "duration_ratio": ratio, **summary})
+            print(json.dumps(rows[-1]), flush=True)
+    print(f"\n{args.checkpoint}, {len(items)} unseen-voice items; empty outputs are left out of WER/SIM/DNSMOS\n")
+    print("| setting | seed | WER ↓ | SIM ↑ | DNSMOS ↑ | empty | duration / truth |\n|---|---|---|---|---|---|---|")
+    for r in rows:
+        cells = [f"{r[k]:.3f}" if isinstance(r.get(k), float) else "-" for k in ("wer", "sim_prompt_output")]
+        mos = f"{r['dnsmos']:.2f}" if isinstance(r.get("dnsmos"), float) else "-"
+        print(f"| {r['setting']} | {r['seed']} | {' | '.join(cells)} | {mos} | {r['empty']} | {r['duration_ratio']:.2f} |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
