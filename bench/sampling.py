@@ -15,8 +15,10 @@ gives the same audio; the spread between seeds is the noise to read the table ag
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
+import re
 import statistics
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from valle.demo.speak import SAMPLING
 SHIPPED = {k: v for k, v in SAMPLING.items() if k != "seed"}  # the demo's settings = the shipped recommendation
 SETTINGS: dict[str, dict[str, object]] = {
     "reference: top-k off, T 1": {"top_k": -100, "temperature": 1.0},
+    "reference + min_length_ratio 0.5": {"top_k": -100, "temperature": 1.0, "min_length_ratio": 0.5},
     "top-k 50, T 1, RAS (the demo before)": {"top_k": 50, "temperature": 1.0, "ras": True},
     "top-k 10, T 0.7, RAS": {"top_k": 10, "temperature": 0.7, "ras": True},
     "top-k 10, T 0.7, RAS, min_length_ratio 0.5 (shipped)": SHIPPED,
@@ -46,7 +49,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seeds", default="0", help="comma-separated sampling seeds; one row per setting and seed")
     p.add_argument("--only", default=None, help="comma-separated substrings: run the settings whose name has one")
     p.add_argument("--max-seconds", type=float, default=10.0, help="length cap per output (the demo's)")
-    p.add_argument("--out-dir", type=Path, default=Path("bench/out/sampling"), help="wavs, one folder per row")
+    p.add_argument("--out-dir", type=Path, default=Path("bench/out/sampling"),
+                   help="wavs, one folder per setting and seed (reused on rerun while checkpoint and settings match)")
+    p.add_argument("--floor", action="store_true",
+                   help="add a row: the shipped settings on random weights of the same shape (the untrained floor)")
     p.add_argument("--json", type=Path, default=None, help="also write the rows here")
     return p.parse_args()
 
@@ -56,31 +62,38 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     import torch
 
-    from valle.demo.speak import pick_items, speak_system
+    from valle.demo.speak import forget_stale_outputs, pick_items, speak_system, untrained_like
     from valle.eval.evaluate import EvalItem, evaluate, summarize
     from valle.infer import Synthesizer
+    from valle.utils import file_sha256
 
     torch.set_num_threads(2)
     items = pick_items(args.corpus, args.items)
     synth = Synthesizer.from_checkpoint(args.checkpoint, codec=str(args.codec) if args.codec else None)
+    checkpoint_sha = file_sha256(args.checkpoint)  # a rerun reuses a row's wavs only if nothing changed
     wanted = [s.strip() for s in args.only.split(",")] if args.only else None
+    runs = [(name, changes, synth) for name, changes in SETTINGS.items() if not wanted or any(w in name for w in wanted)]
+    if args.floor:
+        floor = copy.copy(synth)  # the same codec and text front-end
+        floor.model = untrained_like(synth.model)
+        runs.append(("untrained floor: random weights, shipped settings", SHIPPED, floor))
     rows = []
-    for name, changes in SETTINGS.items():
-        if wanted and not any(w in name for w in wanted):
-            continue
+    for name, changes, system in runs:
         for seed in (int(s) for s in args.seeds.split(",")):
-            folder = args.out_dir / f"{len(rows):02d}"
-            speak_system(synth, items, folder, round(args.max_seconds * 75), {**changes, "seed": seed})
+            sampling, cap = {**changes, "seed": seed}, round(args.max_seconds * 75)
+            folder = args.out_dir / f"{re.sub(r'[^a-z0-9.]+', '-', name.lower()).strip('-')}-seed{seed}"
+            forget_stale_outputs(folder, {"checkpoint_sha256": checkpoint_sha, "sampling": sampling, "max_frames": cap})
+            speak_system(system, items, folder, cap, sampling)
             outputs = [folder / f"{it.id}.wav" for it in items]
             durations = [sf.info(str(o)).duration if o.is_file() else 0.0 for o in outputs]
-            empty = sum(d < 0.1 for d in durations)
+            empty = sum(d < 0.1 for d in durations)  # EOS at once (one frame): scored too, as mostly deletions
             scored = [EvalItem(output=o, text=it.text, prompt=it.prompt, speaker=it.speaker)
-                      for o, it, d in zip(outputs, items, durations) if d >= 0.1]  # fmt: skip
+                      for o, it in zip(outputs, items) if o.is_file()]  # fmt: skip
             summary = summarize(evaluate(scored, progress=False)) if scored else {}
             ratio = statistics.mean(d / sf.info(str(it.ground_truth)).duration for d, it in zip(durations, items))
             rows.append({"setting": name, "seed": seed, "empty": empty, "duration_ratio": ratio, **summary})
             print(json.dumps(rows[-1]), flush=True)
-    print(f"\n{args.checkpoint}, {len(items)} unseen-voice items; empty outputs are left out of WER/SIM/DNSMOS\n")
+    print(f"\n{args.checkpoint}, {len(items)} unseen-voice items (empty = shorter than 0.1 s)\n")
     print("| setting | seed | WER ↓ | SIM ↑ | DNSMOS ↑ | empty | duration / truth |\n|---|---|---|---|---|---|---|")
     for r in rows:
         cells = [f"{r[k]:.3f}" if isinstance(r.get(k), float) else "-" for k in ("wer", "sim_prompt_output")]

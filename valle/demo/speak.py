@@ -108,7 +108,6 @@ def load_system(name: str, checkpoint: Path, codec_path: Path, seed: int = 0) ->
     """A Synthesizer for a system, or None when it cannot be built (e.g. no shipped model)."""
     from valle.errors import ValleError
     from valle.infer import Synthesizer
-    from valle.models import build_model
 
     if not checkpoint.is_file():
         logger.warning("system %s: %s not found; skipped", name, checkpoint)
@@ -119,12 +118,19 @@ def load_system(name: str, checkpoint: Path, codec_path: Path, seed: int = 0) ->
         logger.warning("system %s: %s; skipped", name, e)
         return None
     if name == "untrained":  # same shape, random weights
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            fresh = build_model(synth.model.config)
-        fresh.meta = synth.model.meta
-        synth.model = fresh.eval()
+        synth.model = untrained_like(synth.model, seed)
     return synth
+
+
+def untrained_like(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """A model of the same config with fresh random weights (seeded): the floor every trained model must beat."""
+    from valle.models import build_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        fresh = build_model(model.config)  # type: ignore[arg-type]
+    fresh.meta = model.meta  # type: ignore[assignment]
+    return fresh.eval()
 
 
 def speak_system(
