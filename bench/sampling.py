@@ -8,7 +8,7 @@ duration.  This is how the shipped checkpoint's recommended settings (`valle mod
     .venv/bin/valle demo --work-dir demo_check --minutes 0        # once: the demo corpus (or any demo work dir)
     .venv/bin/python bench/sampling.py --corpus demo_check/corpus --checkpoint valle/assets/valle-synth-small.pt
 
-Needs the `eval` extra.  About 3 minutes per setting on 2 CPU cores.  Sampling is seeded (--seed), so a rerun
+Needs the `eval` extra.  About 3 minutes per setting on 2 CPU cores.  Sampling is seeded (--seeds), so a rerun
 gives the same audio; the spread between seeds is the noise to read the table against (--seeds 0,1).
 """
 
@@ -62,15 +62,14 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     import torch
 
-    from valle.demo.speak import forget_stale_outputs, pick_items, speak_system, untrained_like
+    from valle.demo.speak import forget_stale_outputs, pick_items, speak_system, system_stamp, untrained_like
     from valle.eval.evaluate import EvalItem, evaluate, summarize
     from valle.infer import Synthesizer
-    from valle.utils import file_sha256
 
     torch.set_num_threads(2)
     items = pick_items(args.corpus, args.items)
     synth = Synthesizer.from_checkpoint(args.checkpoint, codec=str(args.codec) if args.codec else None)
-    checkpoint_sha = file_sha256(args.checkpoint)  # a rerun reuses a row's wavs only if nothing changed
+    truth_seconds = [sf.info(str(it.ground_truth)).duration for it in items]
     wanted = [s.strip() for s in args.only.split(",")] if args.only else None
     runs = [(name, changes, synth) for name, changes in SETTINGS.items() if not wanted or any(w in name for w in wanted)]
     if args.floor:
@@ -82,7 +81,8 @@ def main() -> None:
         for seed in (int(s) for s in args.seeds.split(",")):
             sampling, cap = {**changes, "seed": seed}, round(args.max_seconds * 75)
             folder = args.out_dir / f"{re.sub(r'[^a-z0-9.]+', '-', name.lower()).strip('-')}-seed{seed}"
-            forget_stale_outputs(folder, {"checkpoint_sha256": checkpoint_sha, "sampling": sampling, "max_frames": cap})
+            # a rerun reuses a row's wavs only while the checkpoint and the settings are the same
+            forget_stale_outputs(folder, system_stamp(args.checkpoint, seed, cap, sampling))
             speak_system(system, items, folder, cap, sampling)
             outputs = [folder / f"{it.id}.wav" for it in items]
             durations = [sf.info(str(o)).duration if o.is_file() else 0.0 for o in outputs]
@@ -90,7 +90,7 @@ def main() -> None:
             scored = [EvalItem(output=o, text=it.text, prompt=it.prompt, speaker=it.speaker)
                       for o, it in zip(outputs, items) if o.is_file()]  # fmt: skip
             summary = summarize(evaluate(scored, progress=False)) if scored else {}
-            ratio = statistics.mean(d / sf.info(str(it.ground_truth)).duration for d, it in zip(durations, items))
+            ratio = statistics.mean(d / t for d, t in zip(durations, truth_seconds))
             rows.append({"setting": name, "seed": seed, "empty": empty, "duration_ratio": ratio, **summary})
             print(json.dumps(rows[-1]), flush=True)
     print(f"\n{args.checkpoint}, {len(items)} unseen-voice items (empty = shorter than 0.1 s)\n")

@@ -127,7 +127,8 @@ def test_exported_synthesis_settings_are_infers_defaults_and_flags_override_them
     assert Synthesizer.from_checkpoint(tmp_path / "cleared.pt").options == SynthesisOptions()
     capsys.readouterr()
     for bad, message in (('{"top_q": 3}', "unknown synthesis option(s) 'top_q'"), ('{"top_k": "ten"}', "top_k must"),
-                         ("[10]", "must be a JSON object"), ("{top_k: 1}", "must be a JSON object")):  # fmt: skip
+                         ("[10]", "must be a JSON object"), ("{top_k: 1}", "must be a JSON object"),
+                         ('{"temperature": "hot"}', "bad synthesis option value")):  # fmt: skip
         assert main(["export-model", str(rec), str(tmp_path / "bad.pt"), "--synthesis", bad]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err

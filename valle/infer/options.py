@@ -85,5 +85,8 @@ class SynthesisOptions:
                 f"unknown synthesis option(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
             )
         opts = dataclasses.replace(self, **changes) if changes else self
-        opts.verify()
+        try:
+            opts.verify()
+        except (TypeError, ValueError) as e:  # a value of the wrong type, e.g. a number given as a string
+            raise InvalidInputError(f"bad synthesis option value in {changes}: {e}; give numbers as numbers") from None
         return opts

@@ -334,13 +334,14 @@ def _ar_loop(
     finished = torch.zeros(b, dtype=torch.bool, device=hidden.device)
     gen_lens = torch.zeros(b, dtype=torch.long, device=hidden.device)
     warned = torch.zeros_like(finished)  # one "EOS suppressed" warning per row, not one per step
+    longest_min = int(mins.max())  # past it, no row's EOS is masked: skip the per-step mask work
     columns: list[Tensor] = []
     while True:
         n = len(columns)
         logits = model.ar_predict_layer(hidden).float()  # [B, V]
         best = logits.argmax(-1)  # [B]
-        under = mins > n  # [B] rows whose EOS is still masked
-        if bool(under.any()):
+        if n < longest_min:
+            under = mins > n  # [B] rows whose EOS is still masked
             for i in ((best == eos) & under & ~finished & ~warned).nonzero().flatten().tolist():
                 logger.warning("%sthe AR model chose EOS after %d of %d required frames; EOS suppressed",
                                _label(names[i]), n, int(mins[i]))  # fmt: skip
