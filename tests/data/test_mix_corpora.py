@@ -1,4 +1,4 @@
-"""egs/synthetic/local/mix_corpora.py: two tokenized corpora -> one training set with one codes h5."""
+"""egs/synthetic/local/mix_corpora.py: tokenized corpora -> one training set with one codes h5."""
 
 from __future__ import annotations
 
@@ -54,9 +54,11 @@ def _codes(h5: Path, ids: list[str], seed: int) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _corpus_info(folder: Path, speakers: dict[str, tuple[str, str]]) -> None:
+def _corpus_info(folder: Path, speakers: dict[str, tuple[str, str]], seed: int | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     info = {"speakers": {s: {"voice": v, "part": p} for s, (v, p) in speakers.items()}}
+    if seed is not None:
+        info["settings"] = {"seed": seed}
     (folder / "synth_corpus.json").write_text(json.dumps(info))
 
 
@@ -96,7 +98,7 @@ def _read(path: Path) -> list[dict]:
 def test_mix_keeps_the_evaluation_unseen_prefixes_b_and_moves_every_code(corpora: dict, tmp_path: Path) -> None:
     mix = _load_script()
     h5 = tmp_path / "device" / "codes.h5"
-    counts = mix.mix(corpora["a"], corpora["b"], corpora["b_corpus"], corpora["eval"], 3 / 3600, corpora["out"], h5)
+    counts = mix.mix(corpora["a"], [(corpora["b"], corpora["b_corpus"])], corpora["eval"], 3 / 3600, corpora["out"], h5)
     train = _read(corpora["out"] / "cuts_train.jsonl.gz")
     dev = _read(corpora["out"] / "cuts_dev.jsonl.gz")
     # A's cut with an evaluation sentence is gone; B's speaker with the evaluation's voice is gone; B is taken
@@ -116,6 +118,41 @@ def test_mix_keeps_the_evaluation_unseen_prefixes_b_and_moves_every_code(corpora
     assert set(symbols) == {"<eps>", "h", "ə", "d", "b", "0", "1"}  # the union of what the kept cuts use
 
 
+def test_mix_several_b_corpora_and_codebook_1_only(corpora: dict, tmp_path: Path) -> None:
+    """A second B corpus (another seed) gets its own prefix; --codebooks 1 zeroes codebooks 2-8 of the training
+    cuts only (AR-only training), and the dev cuts keep all of theirs."""
+    b2_corpus = tmp_path / "b2_corpus"
+    _corpus_info(b2_corpus, {"1011": ("flite:slt:p180:r1", "train-clean-100"),
+                             "1022": ("espeak:en-us+f2:p40:r170", "test-clean")}, seed=7)
+    h5 = tmp_path / "codes.h5"
+    args = ["--a", str(corpora["a"]), "--eval-corpus", str(corpora["eval"]), "--hours-b", "1",
+            "--out", str(corpora["out"]), "--h5", str(h5), "--codebooks", "1"]
+    for b, info in ((corpora["b"], corpora["b_corpus"]), (corpora["b"], b2_corpus)):
+        args += ["--b", str(b), "--b-corpus", str(info)]
+    assert _load_script().main(args) == 0
+    train = _read(corpora["out"] / "cuts_train.jsonl.gz")
+    ids = [c["id"] for c in train]
+    # corpus B read twice: as seed 1 (its 1000 has the evaluation's voice) and as seed 7 (no such voice)
+    assert ids[:1] == ["1000_0"] and {i for i in ids if i.startswith("s1x")} == {"s1x1011_0", "s1x1011_1",
+                                                                                 "s1x1011_2", "s1x1022_0"}
+    assert {i for i in ids if i.startswith("s7x")} == {f"s7x{i}" for i in ["1000_0", "1011_0", "1011_1", "1011_2",
+                                                                            "1022_0"]}
+    with h5py.File(h5) as f:
+        for cut_id in ids:
+            source = corpora["a_codes"][cut_id] if cut_id[0] != "s" else corpora["b_codes"][cut_id[3:]]
+            np.testing.assert_array_equal(f[cut_id][:, 0], source[:, 0])
+            assert not f[cut_id][:, 1:].any()
+        np.testing.assert_array_equal(f["1000_2"][()], corpora["a_codes"]["1000_2"])  # dev: every codebook
+
+
+def test_mix_same_seed_twice_is_refused(corpora: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = ["--a", str(corpora["a"]), "--eval-corpus", str(corpora["eval"]), "--hours-b", "1",
+            "--out", str(tmp_path / "o"), "--h5", str(tmp_path / "codes.h5")]
+    args += ["--b", str(corpora["b"]), "--b-corpus", str(corpora["b_corpus"])] * 2
+    assert _load_script().main(args) == 2
+    assert "same seed" in capsys.readouterr().err and not (tmp_path / "codes.h5").exists()
+
+
 def test_mix_bad_input_is_one_line_and_exit_2(corpora: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     args = ["--a", str(corpora["a"]), "--b", str(corpora["b"]), "--b-corpus", str(corpora["b_corpus"]),
             "--eval-corpus", str(corpora["eval"]), "--hours-b", "1", "--out", str(tmp_path / "o"),
@@ -127,4 +164,8 @@ def test_mix_bad_input_is_one_line_and_exit_2(corpora: dict, tmp_path: Path, cap
     (corpora["b"] / "codec.json").unlink()
     assert _load_script().main(args) == 2
     assert "codec.json not found" in capsys.readouterr().err
+    assert _load_script().main(args + ["--b", str(corpora["b"])]) == 2
+    assert "2 --b but 1 --b-corpus" in capsys.readouterr().err
+    assert _load_script().main(args + ["--codebooks", "0"]) == 2
+    assert "--codebooks must be at least 1" in capsys.readouterr().err
     assert not (tmp_path / "codes.h5").exists()
