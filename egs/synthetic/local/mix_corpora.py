@@ -4,10 +4,10 @@
 Why: the shipped checkpoint's runs (docs/pretrained/README.md) needed more voices than the 40-speaker corpus,
 and a device lease carries at most 64 MiB, so the codes of all corpora go into ONE h5 file of only the cuts
 used (all 8 codebooks compress to ~2.3 MB per hour with `xz -9`; codebook 1 alone, what the AR learns from, to
-~0.13 MB).  Corpora made with different `--seed`s reuse speaker and utterance ids, so each B corpus' ids get the
-prefix `s{seed}x`.  Evaluation stays honest: B's speakers whose voice equals a test speaker of the evaluation
-corpus (the demo's) are dropped, and so is every cut, from A or B, whose sentence is one of that corpus' test
-sentences.
+~0.2 MB, the h5's per-cut overhead included).  Corpora made with different `--seed`s reuse speaker and utterance
+ids, so each B corpus' ids get the prefix `s{seed}x`.  Evaluation stays honest: B's speakers whose voice equals
+a test speaker of the evaluation corpus (the demo's) are dropped, and so is every cut, from A or B, whose
+sentence is one of that corpus' test sentences.
 
     python egs/synthetic/local/mix_corpora.py --a big/data/tokenized --b big2/data/tokenized \
         --b-corpus big2/download/SynthTTS --eval-corpus demo_check/corpus --hours-b 9.2 \
@@ -119,19 +119,19 @@ def mix(a: Path, bs: list[tuple[Path, Path]], eval_corpus: Path, hours_b: float,
         b_pick += picked
         dropped_speakers += dropped
     if len({c["id"] for c in b_pick}) != len(b_pick):
-        raise ValueError("two B corpora have the same seed (their ids collide); give each its own --seed")
+        raise ValueError("two B corpora have the same seed (their ids collide): pass each corpus once, each made "
+                         "with its own `valle synth-corpus --seed`")
     train, dev = a_train + b_pick, read_cuts(a / "cuts_dev.jsonl.gz")
-    train_ids = {c["id"] for c in train}
 
     out.mkdir(parents=True, exist_ok=True)
     sources: dict[str, h5py.File] = {}
     symbols: set[str] = set()
     with atomic_write(h5_local or h5) as tmp, h5py.File(tmp, "w") as sink:
-        for cut in train + dev:
+        for k, cut in enumerate(train + dev):
             array = cut["custom"]["codes"]["array"]
             src = sources.setdefault(array["storage_path"], h5py.File(array["storage_path"], "r"))
             codes = src[array["storage_key"]][()]
-            if codebooks is not None and cut["id"] in train_ids:
+            if codebooks is not None and k < len(train):  # dev cuts keep every codebook
                 codes[:, codebooks:] = 0
             sink.create_dataset(cut["id"], data=codes)
             array["storage_path"], array["storage_key"] = str(h5), cut["id"]
@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     if args.codebooks is not None and args.codebooks < 1:
-        print(f"mix_corpora.py: --codebooks must be at least 1, got {args.codebooks}", file=sys.stderr)
+        print(f"mix_corpora.py: --codebooks must be at least 1, got {args.codebooks}; use 1 for AR-only training or "
+              "leave it out to keep every codebook", file=sys.stderr)
         return 2
     needed = [args.a / "cuts_train.jsonl.gz", args.a / "cuts_dev.jsonl.gz", args.eval_corpus / "synth_corpus.json"]
     needed += [b / "codec.json" for b in args.b] + [c / "synth_corpus.json" for c in args.b_corpus]
