@@ -49,13 +49,28 @@ def test_libritts_combines_train_parts(tmp_path: Path) -> None:
     assert stats.cuts == 5 and stats.speakers == 1 and stats.max_text_tokens > 0
 
 
+def test_train_cuts_are_shuffled_once_with_a_fixed_seed(tmp_path: Path) -> None:
+    """The bucketing sampler shuffles within a buffer only, so cuts_train must not keep the parts' speaker order."""
+    _write_parts(tmp_path, "libritts", {"train-clean-100": 30, "train-clean-360": 20, "dev-clean": 5, "test-clean": 4})
+    in_order = [c.id for part in ("train-clean-100", "train-clean-360")
+                for c in load_manifest(tmp_path / f"libritts_cuts_{part}.jsonl.gz")]  # fmt: skip
+    dev_in_order = [c.id for c in load_manifest(tmp_path / "libritts_cuts_dev-clean.jsonl.gz")]
+    paths = combine_splits("libritts", tmp_path)
+    first = [c.id for c in load_manifest(paths["train"])]
+    assert sorted(first) == sorted(in_order) and first != in_order
+    head = set(first[:25])  # the first half mixes both parts instead of being train-clean-100 alone
+    assert any(i.startswith("train-clean-360") for i in head) and any(i.startswith("train-clean-100") for i in head)
+    assert [c.id for c in load_manifest(paths["dev"])] == dev_in_order  # dev and test keep their order
+    assert [c.id for c in load_manifest(combine_splits("libritts", tmp_path)["train"])] == first  # reproducible
+
+
 def test_aishell_first_400_dev_cuts_are_dev_rest_join_train(tmp_path: Path) -> None:
     _write_parts(tmp_path, "aishell", {"train": 3, "dev": 403, "test": 2})
     dev_ids = [c.id for c in load_manifest(tmp_path / "aishell_cuts_dev.jsonl.gz")]
     paths = combine_splits("aishell", tmp_path)
     assert [c.id for c in load_manifest(paths["dev"])] == dev_ids[:400]
     train_ids = [c.id for c in load_manifest(paths["train"])]
-    assert len(train_ids) == 6 and train_ids[-3:] == dev_ids[400:]
+    assert len(train_ids) == 6 and set(dev_ids[400:]) < set(train_ids)
 
 
 def test_missing_split_is_a_clear_error(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ sentence is one of that corpus' test sentences.
         --out mix --h5 /work/gpu/codes.h5
 
 Train = A's cuts_train + each B's cuts of every part, taken round-robin over its speakers until --hours-b
-(per B corpus); dev = A's cuts_dev.  `--b`/`--b-corpus` may be repeated (in the same order).  `--h5` is where
+(per B corpus), written in a seeded random order (as `valle.data.recipes` writes cuts_train, for the same
+reason); dev = A's cuts_dev.  `--b`/`--b-corpus` may be repeated (in the same order).  `--h5` is where
 the training will read the codes (the manifests store that path).  `--codebooks 1` keeps only codebook 1 of the
 training cuts (the rest become zeros, which xz stores in almost nothing) for AR-only training
 (`valle train --train-stage 1`); the dev cuts keep every codebook.
@@ -26,6 +27,7 @@ import argparse
 import copy
 import gzip
 import json
+import random
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -105,6 +107,7 @@ def mix(a: Path, bs: list[tuple[Path, Path]], eval_corpus: Path, hours_b: float,
     """
     import h5py
 
+    from valle.data.recipes import TRAIN_ORDER_SEED
     from valle.text import SymbolTable
     from valle.utils import atomic_write
 
@@ -138,6 +141,7 @@ def mix(a: Path, bs: list[tuple[Path, Path]], eval_corpus: Path, hours_b: float,
             symbols.update(cut["supervisions"][0]["custom"]["tokens"]["text"])
     for f in sources.values():
         f.close()
+    random.Random(TRAIN_ORDER_SEED).shuffle(train)  # the sampler shuffles within a buffer only: no corpus runs
     write_cuts(out / "cuts_train.jsonl.gz", train)
     write_cuts(out / "cuts_dev.jsonl.gz", dev)
     SymbolTable.from_symbols(sorted(symbols)).to_file(out / "unique_text_tokens.k2symbols")
