@@ -14,7 +14,8 @@ lhotse's DynamicBucketingSampler shuffles only within its 20,000-cut buffer, so 
 speaker or corpus by corpus would be walked in that order every epoch: the model would spend each stretch of an
 epoch on a few voices.  The reference writes the parts in order.  Measured on a 116 h manifest of eight corpora
 written one after another: the first eighth of an epoch's batches took 73 % of their cuts from the first two
-corpora, the last half almost none.
+corpora, the last half almost none.  The shuffle holds the training cuts in memory once (about 860 MB for
+116 k cuts, so a few GB for all of LibriTTS), at tokenization time only.
 """
 
 from __future__ import annotations
