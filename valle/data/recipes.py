@@ -14,8 +14,8 @@ lhotse's DynamicBucketingSampler shuffles only within its 20,000-cut buffer, so 
 speaker or corpus by corpus would be walked in that order every epoch: the model would spend each stretch of an
 epoch on a few voices.  The reference writes the parts in order.  Measured on a 116 h manifest of eight corpora
 written one after another: the first eighth of an epoch's batches took 73 % of their cuts from the first two
-corpora, the last half almost none.  The shuffle holds the training cuts in memory once (about 860 MB for
-116 k cuts, so a few GB for all of LibriTTS), at tokenization time only.
+corpora, the last half almost none.  The splits are read into memory here anyway (about 860 MB for 116 k cuts,
+so a few GB for all of LibriTTS, at tokenization time only); the shuffle only reorders the training list.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def combine_splits(recipe: str, tokenized_dir: Path, suffix: str = "jsonl.gz") -
         dev = list(sets["dev"])
         sets["dev"] = CutSet.from_cuts(dev[:400])
         sets["train"] = CutSet.from_cuts(list(sets["train"]) + dev[400:])
-    sets["train"] = CutSet.from_cuts(list(sets["train"])).shuffle(random.Random(TRAIN_ORDER_SEED))
+    sets["train"] = sets["train"].shuffle(random.Random(TRAIN_ORDER_SEED))  # eager already: reorders in memory
     for split, cuts in sets.items():
         out[split] = tokenized_dir / f"cuts_{split}.{suffix}"
         _write_cuts(cuts, out[split])
