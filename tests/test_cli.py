@@ -13,7 +13,7 @@ from valle.cli import main
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "valle", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "valle", *args], capture_output=True, text=True, check=False, timeout=120)
 
 
 def test_help_lists_subcommands() -> None:
@@ -59,3 +59,16 @@ def test_demo_system_flag_errors_are_one_line_exit_2(tmp_path: Path, spec: str, 
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], out.stderr
     assert not (tmp_path / "d").exists()  # refused before any stage ran
+
+
+def test_install_script_refuses_a_nearly_full_disk_in_one_line(tmp_path: Path) -> None:
+    """`make` on a disk without room for .venv stops at once with exit 2, before pip or apt run."""
+    (tmp_path / "scripts").mkdir()
+    script = tmp_path / "scripts" / "install.sh"
+    script.write_text((Path(__file__).parent.parent / "scripts" / "install.sh").read_text())
+    env = {"PATH": "/usr/bin:/bin", "VALLE_MIN_FREE_MB": str(10**12)}
+    out = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, check=False, timeout=60)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "MB free on the disk of" in lines[0] and "free some space" in lines[0], out.stderr
+    assert not (tmp_path / ".venv").exists()

@@ -24,7 +24,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from valle.demo import DemoConfig, run_demo
-
     from valle.errors import InvalidInputError, MissingFileError
 
     if args.minutes < 0:

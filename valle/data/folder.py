@@ -67,7 +67,7 @@ def prepare_folder(
         rec_id = "_".join(rel.parts)
         try:
             rec = Recording.from_file(audio, recording_id=rec_id)
-        except Exception as e:  # corrupt or unsupported file: counted, never fatal
+        except Exception as e:  # noqa: BLE001 -- corrupt or unsupported file: counted, never fatal
             logger.warning("skipping %s: cannot read audio (%s)", audio, e)
             summary.skip("unreadable_audio")
             continue

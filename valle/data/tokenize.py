@@ -290,7 +290,7 @@ def _encode_batch(cut_dicts: list[dict]) -> list[tuple[str, np.ndarray | None, s
         try:
             wavs.append(_load_wav(cut, codec.sample_rate))
             reasons.append("")
-        except Exception as e:  # unreadable or corrupt audio: counted, never fatal
+        except Exception as e:  # noqa: BLE001 -- unreadable or corrupt audio: counted, never fatal
             logger.warning("skipping %s: cannot read audio (%s)", cut.id, e)
             wavs.append(None)
             reasons.append("unreadable_audio")

@@ -85,8 +85,8 @@ def write_report(path: Path, summaries: dict[str, dict], baseline: float | None,
     for name, s in summaries.items():
         lines.append(f"| {name} | {s['items']} | {_fmt(s['wer'])} | {_fmt(s['sim_prompt_output'])} | "
                      f"{_fmt(s['dnsmos'])} | {SYSTEM_NOTES.get(name, 'a checkpoint given with --system')} |")
-    lines += ["", f"Different-speaker baseline (mean similarity between prompts of different unseen speakers): "
-              f"**{_fmt(baseline)}** — a system speaks in the prompt's voice when its SIM is above it.", ""]
+    lines += ["", (f"Different-speaker baseline (mean similarity between prompts of different unseen speakers): "
+                   f"**{_fmt(baseline)}** — a system speaks in the prompt's voice when its SIM is above it."), ""]
     if curve:
         lines += ["## Training curve", "", f"![training curve]({curve})", ""]
     if spectrograms:
