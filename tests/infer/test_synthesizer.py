@@ -39,6 +39,23 @@ def test_greedy_output_matches_model_generate(synth: Synthesizer, prompt_files) 
     np.testing.assert_array_equal(wav, synth.vocode(codes))
 
 
+def test_guidance_is_model_generate_with_guidance_and_warns_on_an_untrained_checkpoint(
+    synth: Synthesizer, prompt_files, caplog: pytest.LogCaptureFixture
+) -> None:
+    wav_path, transcript = prompt_files[1]
+    voice = synth.make_voice(wav_path, transcript)
+    assert not synth.trained_for_guidance  # the fixture's checkpoint was trained without --text-dropout
+    with caplog.at_level(logging.WARNING):
+        wav, _ = synth.synthesize("How are you?", voice=voice, top_k=1, max_new_frames=20, guidance=2.0)
+        synth.synthesize("How are you?", voice=voice, top_k=1, max_new_frames=20, guidance=2.0)
+    assert caplog.text.count("not trained with --text-dropout") == 1  # once per synthesizer
+    ids, lens = synth.collater()([synth.tokenizer.tokenize([f"{transcript} How are you?"])[0]])
+    codes = synth.model.generate(ids, lens, voice.codes[None], top_k=1, max_new_frames=20, guidance=2.0)[0]
+    np.testing.assert_array_equal(wav, synth.vocode(codes))
+    with pytest.raises(InvalidInputError, match="guidance must be"):
+        synth.synthesize("How are you?", voice=voice, guidance=-1.0)
+
+
 def test_seeded_sampling_is_reproducible_and_seed_dependent(synth: Synthesizer, prompt_files) -> None:
     wav_path, transcript = prompt_files[0]
     voice = synth.make_voice(wav_path, transcript)

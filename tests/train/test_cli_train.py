@@ -50,6 +50,8 @@ def test_reference_readme_command_maps_onto_the_configs() -> None:
     assert joined.data.concat_prompt_prob == 0.5
     assert cfg.scheduled_sampling == 0.0  # the AR reads only true codes, as the reference, unless asked
     assert build_config(build_parser().parse_args(["train", "--scheduled-sampling", "0.3"])).scheduled_sampling == 0.3
+    assert cfg.text_dropout == 0.0  # the AR always sees its text, as the reference, unless asked
+    assert build_config(build_parser().parse_args(["train", "--text-dropout", "0.1"])).text_dropout == 0.1
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -62,6 +64,7 @@ def test_reference_readme_command_maps_onto_the_configs() -> None:
     (["--repeat-train", "0"], "--repeat-train must be >= 1"),
     (["--concat-prompt-prob", "2"], "--concat-prompt-prob must be in [0, 1]"),
     (["--scheduled-sampling", "-0.1"], "--scheduled-sampling must be in [0, 1]"),
+    (["--text-dropout", "1"], "--text-dropout must be in [0, 1)"),
 ])  # fmt: skip
 def test_bad_flags_are_one_line_errors(flags: list[str], message: str, capsys: pytest.CaptureFixture[str],
                                        tmp_path: Path) -> None:  # fmt: skip

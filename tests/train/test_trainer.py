@@ -112,6 +112,18 @@ def test_reduced_precision_autocast_trains(random_corpus: Path, tmp_path: Path, 
     assert result.step == 4 and all(torch.isfinite(torch.tensor(v)) for _, v in result.train_losses)
 
 
+def test_text_dropout_reaches_the_loss_and_is_recorded_for_synthesis(random_corpus: Path, tmp_path: Path) -> None:
+    """--text-dropout changes what the AR trains on, and the inference checkpoint says so (the Synthesizer warns
+    about guidance on checkpoints that do not)."""
+    plain = train(tiny_config(random_corpus, tmp_path / "a", num_epochs=1, max_steps=4, train_stage=1))
+    dropped = train(tiny_config(random_corpus, tmp_path / "b", num_epochs=1, max_steps=4, train_stage=1,
+                                text_dropout=0.5))  # fmt: skip
+    assert dropped.step == 4 and all(torch.isfinite(torch.tensor(v)) for _, v in dropped.train_losses)
+    assert [v for _, v in plain.train_losses] != [v for _, v in dropped.train_losses]
+    assert load_checkpoint(tmp_path / "b" / "model-last.pt").meta.extra["text_dropout"] == 0.5
+    assert load_checkpoint(tmp_path / "a" / "model-last.pt").meta.extra["text_dropout"] == 0.0
+
+
 def test_outputs_checkpoints_and_inference_model(random_corpus: Path, tmp_path: Path,
                                                  caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
     exp = tmp_path / "exp"

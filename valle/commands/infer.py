@@ -84,6 +84,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--min-new-frames", type=int, default=None, help="frames before EOS is allowed")
     s.add_argument("--min-length-ratio", type=float, default=None,
                    help="EOS waits for this fraction of the length the prompt's speaking rate predicts (0: off)")  # fmt: skip
+    s.add_argument("--guidance", type=float, default=None,
+                   help="text guidance weight (0: off; for checkpoints trained with --text-dropout)")  # fmt: skip
     s.add_argument("--max-text-tokens", type=int, default=None, help="split longer texts into sentences (0: never)")
     s.add_argument(
         "--no-kv-cache", action="store_true", help="re-run the whole sequence per step (the reference's way)"
@@ -93,7 +95,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 # Flags that map one-to-one onto `SynthesisOptions` fields; unset ones keep the checkpoint's recommendation.
 OPTION_FLAGS = ("top_k", "top_p", "temperature", "ras", "ras_window", "ras_threshold", "seed", "batch_size",
-                "max_new_frames", "min_new_frames", "min_length_ratio")  # fmt: skip
+                "max_new_frames", "min_new_frames", "min_length_ratio", "guidance")  # fmt: skip
 
 
 def option_changes(args: argparse.Namespace) -> dict[str, Any]:

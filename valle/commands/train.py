@@ -55,6 +55,9 @@ def _add_trainer_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--scheduled-sampling", type=float, default=0.0,
                    help="share of the AR's input codes swapped for codes it draws itself from a first pass "
                         "(teaches it to continue from its own mistakes; 0 = the reference)")  # fmt: skip
+    g.add_argument("--text-dropout", type=float, default=0.0,
+                   help="share of the AR's training rows that see the empty text, so that synthesis can use "
+                        "text guidance (the `guidance` option; try 0.1); 0 = the reference")  # fmt: skip
     g.add_argument("--dtype", default="float32", help="float32 | bfloat16 | float16 (bf16/fp16 accepted)")
     g.add_argument("--filter-min-duration", type=float, default=0.0, help="drop shorter cuts (seconds)")
     g.add_argument("--filter-max-duration", type=float, default=20.0, help="drop longer cuts (seconds)")
@@ -150,7 +153,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         max_minutes=args.max_minutes, seed=args.seed, optimizer_name=args.optimizer_name,
         scheduler_name=args.scheduler_name, base_lr=args.base_lr, warmup_steps=args.warmup_steps,
         accumulate_grad_steps=args.accumulate_grad_steps, scheduled_sampling=args.scheduled_sampling,
-        dtype=args.dtype, save_every_n=args.save_every_n,
+        text_dropout=args.text_dropout, dtype=args.dtype, save_every_n=args.save_every_n,
         keep_last_k=args.keep_last_k, valid_interval=args.valid_interval, average_period=args.average_period,
         log_interval=args.log_interval, tensorboard=args.tensorboard, inf_check=args.inf_check,
         oom_check=args.oom_check, visualize=args.visualize, device=args.device, num_threads=args.num_threads,

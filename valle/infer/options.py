@@ -31,6 +31,8 @@ class SynthesisOptions:
     min_length_ratio: float = 0.0  # and until it has this fraction of the length its prompt's speaking rate
     # predicts for its text (0 disables; needs a prompt transcript).  Why: a prompt that is a whole utterance
     # ends in silence, and a small model's likeliest next code is then EOS
+    guidance: float = 0.0  # text guidance weight w: the AR samples from l_c + w (l_c - l_u), l_u = its logits
+    # without the text (valle.models.guidance); for checkpoints trained with --text-dropout; 0 = off
     use_cache: bool = True  # KV-cached AR decoding (False re-runs the sequence per step, as the reference)
     batch_size: int = 8  # items decoded together by `synthesize_batch` (and sentences of a long text)
     max_text_tokens: int | None = 150  # longer texts are split into sentences of at most this many tokens;
@@ -56,6 +58,8 @@ class SynthesisOptions:
             raise InvalidInputError(f"min_new_frames must be >= 0, got {self.min_new_frames}")
         if not 0.0 <= self.min_length_ratio < float("inf"):
             raise InvalidInputError(f"min_length_ratio must be a finite number >= 0, got {self.min_length_ratio}")
+        if not 0.0 <= self.guidance < float("inf"):
+            raise InvalidInputError(f"guidance must be a finite number >= 0, got {self.guidance}")
         if self.max_new_frames is not None and self.max_new_frames < max(1, self.min_new_frames):
             raise InvalidInputError(
                 f"max_new_frames ({self.max_new_frames}) must be >= 1 and >= min_new_frames ({self.min_new_frames})"

@@ -162,6 +162,8 @@ class Synthesizer:
             )
         extra = getattr(model.meta, "extra", None) or {}
         self.max_prompt_seconds = float(extra.get("filter_max_duration") or DEFAULT_MAX_PROMPT_SECONDS)
+        self.trained_for_guidance = bool(extra.get("text_dropout"))
+        self._warned_guidance = False
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -488,6 +490,10 @@ class Synthesizer:
         for j, job in enumerate(jobs):
             groups[job.options].append(j)
         for opts, members in groups.items():
+            if opts.guidance > 0 and not self.trained_for_guidance and not self._warned_guidance:
+                logger.warning("guidance %g on a checkpoint not trained with --text-dropout: its logits without the "
+                               "text are a guess, and such guidance made speech worse when measured", opts.guidance)
+                self._warned_guidance = True
             members.sort(key=lambda j: -(len(jobs[j].ids) + jobs[j].prompt.shape[0]))  # less padding per batch
             for start in range(0, len(members), opts.batch_size):
                 chunk = members[start : start + opts.batch_size]
@@ -507,7 +513,7 @@ class Synthesizer:
             return generate_batch(
                 self.model, x, x_lens, prompts, prompt_lens, enroll,
                 max_new_frames=opts.max_new_frames, min_new_frames=[j.min_frames(opts) for j in jobs],
-                use_cache=opts.use_cache,
+                use_cache=opts.use_cache, guidance=opts.guidance,
                 sampler=make_sampler(opts, len(jobs), dev), names=[j.name for j in jobs],
             )  # fmt: skip
 

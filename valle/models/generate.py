@@ -38,6 +38,7 @@ from torch.overrides import TorchFunctionMode
 
 from valle.errors import InvalidInputError
 from valle.models.config import PrefixMode
+from valle.models.guidance import guide, with_empty_text
 from valle.models.kv_cache import KVCache
 from valle.models.masks import lengths_to_valid
 
@@ -129,6 +130,7 @@ def generate(
     use_cache: bool = True,
     generator: torch.Generator | None = None,
     sampler: Sampler | None = None,
+    guidance: float = 0.0,
 ) -> Tensor:
     """Codes of the speech that continues `prompt` while reading the text of `x` (one utterance).
 
@@ -144,6 +146,7 @@ def generate(
         use_cache: KV-cached AR decoding (same codes, far fewer FLOPs).
         generator: random source for sampling.
         sampler: custom `(logits [1, V], AR ids so far [1, n]) -> [1]` next-id rule.
+        guidance: text guidance weight (see `generate_batch`); 0 = off.
 
     Returns:
         [1, N, Q] int64 codes of the generated frames only (N may be 0 with `min_new_frames=0`).
@@ -155,7 +158,7 @@ def generate(
     (codes,) = generate_batch(
         model, x, x_lens, prompt, None, enroll_x_lens, top_k=top_k, top_p=top_p, temperature=temperature,
         max_new_frames=max_new_frames, min_new_frames=min_new_frames, use_cache=use_cache, generator=generator,
-        sampler=sampler,
+        sampler=sampler, guidance=guidance,
     )  # fmt: skip
     return codes.unsqueeze(0)
 
@@ -177,6 +180,7 @@ def generate_batch(
     generator: torch.Generator | None = None,
     sampler: Sampler | None = None,
     names: Sequence[str] | None = None,
+    guidance: float = 0.0,
 ) -> list[Tensor]:
     """Decode B utterances with different texts and prompts at once; each row as if decoded alone.
 
@@ -192,6 +196,9 @@ def generate_batch(
         use_cache: KV-cached AR decoding.
         sampler: custom `(logits [B, V], history [B, n]) -> [B]` rule (history rows left-padded with -1).
         names: one label per row for warnings (default "item b").
+        guidance: text guidance weight w (`valle.models.guidance`): the AR samples from
+            `l_c + w (l_c - l_u)`, running each row a second time with the empty text; 0 = off.  Meant for
+            models trained with `--text-dropout`.
 
     Returns:
         B tensors [N_b, Q] int64: the generated frames of each row (N_b may be 0 with `min_new_frames=0`).
@@ -222,8 +229,10 @@ def generate_batch(
 
     labels = list(names) if names is not None else [f"item {i}" if b > 1 else "" for i in range(b)]
     first = prompt_codes[..., 0].masked_fill(~valid, c.eos_id)  # [B, P], padding = EOS as in training
+    if not 0.0 <= guidance < float("inf"):
+        raise InvalidInputError(f"guidance must be a finite number >= 0, got {guidance}")
     generated, gen_lens = _decode_ar(
-        model, x, x_lens, first, prompt_lens, caps, mins, use_cache, sampler, labels
+        model, x, x_lens, first, prompt_lens, caps, mins, use_cache, sampler, labels, guidance
     )
     q = c.num_quantizers
     if q == 1 or int(gen_lens.max()) == 0:
@@ -274,9 +283,19 @@ def _decode_ar(
     use_cache: bool,
     sampler: Sampler,
     names: list[str],
+    guidance: float = 0.0,
 ) -> tuple[Tensor, Tensor]:
-    """Batched AR decoding; returns generated codebook-1 ids [B, N] (prompt and BOS excluded) and lengths [B]."""
+    """Batched AR decoding; returns generated codebook-1 ids [B, N] (prompt and BOS excluded) and lengths [B].
+
+    With `guidance`, the decoder runs 2B rows (the B texts, then the same rows with the empty text) on the same
+    audio; the loop samples B tokens from the guided logits and feeds each token to both of its rows.
+    """
     c = model.config
+    rows = x.shape[0]  # B: what the loop samples and returns
+    twice = guidance > 0
+    if twice:
+        x, x_lens = with_empty_text(x, x_lens)
+        prompt_first, prompt_lens = prompt_first.repeat(2, 1), prompt_lens.repeat(2)
     b, dev = x.shape[0], x.device
     text_valid = lengths_to_valid(x_lens, x.shape[1])  # [B, S]
     text = embed_text_rows(model.embed_ar_text, x, x_lens, c.add_prenet)  # [B, S, D]
@@ -288,7 +307,7 @@ def _decode_ar(
     seq_valid = lengths_to_valid(lens, start)  # [B, P']
     # History for the sampler: each row's prompt ids right-aligned (left padding = HISTORY_PAD).
     shift = (torch.arange(start, device=dev) - (start - lens).unsqueeze(1)).clamp(min=0)  # [B, P']
-    history = seq.gather(1, shift).masked_fill(~seq_valid.flip(1), HISTORY_PAD)
+    history = seq.gather(1, shift).masked_fill(~seq_valid.flip(1), HISTORY_PAD)[:rows]
     cache = None
     if use_cache:
         # Room for ~6 frames per text token (speech is ~5-6 frames per phoneme at 75 Hz) rather than the
@@ -304,6 +323,8 @@ def _decode_ar(
 
     def step(columns: list[Tensor], gen_lens: Tensor, finished: Tensor) -> Tensor:
         """Hidden state [B, D] after the newest column of tokens (done rows feed a masked dummy)."""
+        if twice:  # both rows of a pair take the pair's token
+            columns, gen_lens, finished = [col.repeat(2) for col in columns], gen_lens.repeat(2), finished.repeat(2)
         token, n = columns[-1].unsqueeze(1), len(columns) - 1
         if cache is not None:
             pos = (lens + n).unsqueeze(1)  # [B, 1] audio position of the token just appended
@@ -316,7 +337,7 @@ def _decode_ar(
         return model.ar_hidden(text, text_valid, torch.cat([seq, gen], dim=1), valid, positions=pos)[:, -1]
 
     with packed_linears(model, b) if cache is not None else contextlib.nullcontext():
-        return _ar_loop(model, hidden, history, caps, mins, sampler, names, step)
+        return _ar_loop(model, hidden, history, caps, mins, sampler, names, step, guidance)
 
 
 def _ar_loop(
@@ -328,9 +349,13 @@ def _ar_loop(
     sampler: Sampler,
     names: list[str],
     step: Callable[[list[Tensor], Tensor, Tensor], Tensor],
+    guidance: float = 0.0,
 ) -> tuple[Tensor, Tensor]:
-    """Sample, stop rows on EOS or their cap, feed the tokens back; per-row bookkeeping only."""
-    eos, b = model.config.eos_id, hidden.shape[0]
+    """Sample, stop rows on EOS or their cap, feed the tokens back; per-row bookkeeping only.
+
+    With `guidance`, `hidden` holds 2B rows (see `_decode_ar`) and everything here is about the B guided rows.
+    """
+    eos, b = model.config.eos_id, hidden.shape[0] // (2 if guidance > 0 else 1)
     finished = torch.zeros(b, dtype=torch.bool, device=hidden.device)
     gen_lens = torch.zeros(b, dtype=torch.long, device=hidden.device)
     warned = torch.zeros_like(finished)  # one "EOS suppressed" warning per row, not one per step
@@ -338,7 +363,9 @@ def _ar_loop(
     columns: list[Tensor] = []
     while True:
         n = len(columns)
-        logits = model.ar_predict_layer(hidden).float()  # [B, V]
+        logits = model.ar_predict_layer(hidden).float()  # [B, V] ([2B, V] with guidance)
+        if guidance > 0:
+            logits = guide(logits, guidance)
         best = logits.argmax(-1)  # [B]
         if n < longest_min:
             under = mins > n  # [B] rows whose EOS is still masked

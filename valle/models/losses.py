@@ -26,6 +26,7 @@ from torch import Tensor
 
 from valle.errors import InvalidInputError
 from valle.models.config import PrefixMode, TrainStage
+from valle.models.guidance import drop_text
 from valle.models.masks import lengths_to_valid
 
 if TYPE_CHECKING:
@@ -166,6 +167,7 @@ def compute_losses(
     prompt_lens: Tensor | None = None,
     generator: torch.Generator | None = None,
     scheduled_sampling: float = 0.0,
+    text_dropout: float = 0.0,
 ) -> LossOutput:
     """AR and/or NAR losses of one batch.
 
@@ -182,6 +184,8 @@ def compute_losses(
         generator: source of all random draws (None = torch's global generator).
         scheduled_sampling: share of AR input codes replaced by the model's own draws (`self_fed_inputs`);
             0 = always the true codes (the reference).
+        text_dropout: share of rows whose AR sees the empty text (`valle.models.guidance`), so that the model
+            can be decoded with text guidance; 0 = the reference (no extra random draw is made).
 
     Returns:
         `LossOutput`.
@@ -196,10 +200,14 @@ def compute_losses(
 
     if stage_sel in (TrainStage.BOTH, TrainStage.AR):
         inputs, targets, real = model.ar_io(codes, valid)
-        text = model.embed_ar_text(x)
+        ar_x, ar_text_valid = x, text_valid
+        if text_dropout > 0:
+            ar_x, ar_x_lens = drop_text(x, x_lens, text_dropout, generator)
+            ar_text_valid = lengths_to_valid(ar_x_lens, x.shape[1])
+        text = model.embed_ar_text(ar_x)
         if scheduled_sampling > 0:
-            inputs = self_fed_inputs(model, text, text_valid, inputs, real, scheduled_sampling, generator)
-        h = model.ar_hidden(text, text_valid, inputs, real)
+            inputs = self_fed_inputs(model, text, ar_text_valid, inputs, real, scheduled_sampling, generator)
+        h = model.ar_hidden(text, ar_text_valid, inputs, real)
         logits = model.ar_predict_layer(h)  # [B, T', V]
         loss, out.ar_tokens, out.ar_top10 = _ce_sum_and_top10(logits, targets.masked_fill(~real, IGNORE))
         out.ar_loss = loss.detach()

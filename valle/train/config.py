@@ -71,6 +71,7 @@ class TrainConfig:
     warmup_steps: int = 200  # warmup length in optimizer steps (meaning depends on the schedule)
     accumulate_grad_steps: int = 1  # batches per optimizer step, per process (the reference's meaning)
     scheduled_sampling: float = 0.0  # share of AR input codes swapped for the model's own draws (0 = reference)
+    text_dropout: float = 0.0  # share of AR rows trained on the empty text, for text guidance (0 = reference)
     dtype: DType = DType.FLOAT32  # autocast precision; float16 adds a GradScaler
     save_every_n: int = 10000  # write exp_dir/checkpoint-{step}.pt every this many batches
     keep_last_k: int = 20  # keep only this many checkpoint-*.pt files (epoch-*.pt are kept)
@@ -101,6 +102,8 @@ class TrainConfig:
         """Raise `InvalidInputError` (one sentence) for impossible settings."""
         if not 0.0 <= self.scheduled_sampling <= 1.0:
             raise InvalidInputError(f"--scheduled-sampling must be in [0, 1], got {self.scheduled_sampling}")
+        if not 0.0 <= self.text_dropout < 1.0:
+            raise InvalidInputError(f"--text-dropout must be in [0, 1), got {self.text_dropout}")
         positive = {"--num-epochs": self.num_epochs, "--start-epoch": self.start_epoch,
                     "--accumulate-grad-steps": self.accumulate_grad_steps, "--save-every-n": self.save_every_n,
                     "--valid-interval": self.valid_interval, "--log-interval": self.log_interval,

@@ -312,7 +312,7 @@ class Trainer:
         with self.model.no_sync() if no_sync else contextlib.nullcontext():  # type: ignore[operator]
             with self.autocast():
                 out = self.model(**self.model_inputs(batch), generator=self.generator,
-                                 scheduled_sampling=cfg.scheduled_sampling)
+                                 scheduled_sampling=cfg.scheduled_sampling, text_dropout=cfg.text_dropout)
             loss = out.loss / cfg.accumulate_grad_steps
             if not torch.isfinite(loss.detach()):
                 self.bad_loss_steps.append(self.state.step + 1)
@@ -497,6 +497,7 @@ class Trainer:
             model = copy.deepcopy(self.raw_model)
             model.load_state_dict(averaging.averaged_state_dict(self.average, self.raw_model))
         extra = {"step": self.state.step, "epoch": self.state.epoch, "train_stage": int(self.cfg.train_stage),
-                 "best_valid_loss": self.state.best_valid_loss, "averaged": averaged}  # fmt: skip
+                 "best_valid_loss": self.state.best_valid_loss, "averaged": averaged,
+                 "text_dropout": self.cfg.text_dropout}  # fmt: skip
         return save_checkpoint(path, model, symbols=self.corpus.symbols, tokenizer=self.corpus.tokenizer,
                                codec=self.corpus.codec, extra=extra)  # fmt: skip
