@@ -323,8 +323,9 @@ def _decode_ar(
 
     def step(columns: list[Tensor], gen_lens: Tensor, finished: Tensor) -> Tensor:
         """Hidden state [B, D] after the newest column of tokens (done rows feed a masked dummy)."""
-        if twice:  # both rows of a pair take the pair's token
-            columns, gen_lens, finished = [col.repeat(2) for col in columns], gen_lens.repeat(2), finished.repeat(2)
+        if twice:  # both rows of a pair take the pair's token (only the uncached path reads the older columns)
+            columns = [*columns[:-1], columns[-1].repeat(2)] if cache is not None else [t.repeat(2) for t in columns]
+            gen_lens, finished = gen_lens.repeat(2), finished.repeat(2)
         token, n = columns[-1].unsqueeze(1), len(columns) - 1
         if cache is not None:
             pos = (lens + n).unsqueeze(1)  # [B, 1] audio position of the token just appended
