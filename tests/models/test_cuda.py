@@ -34,6 +34,10 @@ def test_losses_and_logits_match_the_cpu(options: dict) -> None:
         b = compute_losses(gpu, *dev, generator=torch.Generator().manual_seed(1))  # the same prompt draws
     torch.testing.assert_close(b.loss.cpu(), a.loss, atol=1e-4, rtol=1e-5)
     assert b.ar_tokens == a.ar_tokens
+    with torch.no_grad():  # text dropout draws from the trainer's CPU generator while the batch is on the GPU
+        a = compute_losses(cpu, x, x_lens, y, y_lens, generator=torch.Generator().manual_seed(2), text_dropout=0.5)
+        b = compute_losses(gpu, *dev, generator=torch.Generator().manual_seed(2), text_dropout=0.5)
+    torch.testing.assert_close(b.loss.cpu(), a.loss, atol=1e-4, rtol=1e-5)
 
 
 def test_bf16_autocast_training_step_is_finite_and_moves_the_loss() -> None:

@@ -40,8 +40,11 @@ def empty_text(x: Tensor, x_lens: Tensor) -> tuple[Tensor, Tensor]:
 def drop_text(
     x: Tensor, x_lens: Tensor, p: float, generator: torch.Generator | None = None
 ) -> tuple[Tensor, Tensor]:
-    """Training: replace each row's text by the empty text with probability `p` (one draw per row)."""
-    drop = torch.rand(x.shape[0], generator=generator, device=x.device) < p  # [B]
+    """Training: replace each row's text by the empty text with probability `p` (one draw per row).
+
+    The draw happens on the CPU, like the trainer's other draws from its (CPU) generator, then moves to `x`.
+    """
+    drop = (torch.rand(x.shape[0], generator=generator) < p).to(x.device)  # [B]
     empty, empty_lens = empty_text(x, x_lens)
     return torch.where(drop.unsqueeze(1), empty, x), torch.where(drop, empty_lens, x_lens)
 
