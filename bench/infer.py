@@ -21,6 +21,7 @@ What each number is:
 
     .venv/bin/python bench/infer.py                         # both sizes, 1 and 2 threads (about 5 minutes)
     .venv/bin/python bench/infer.py --sizes small --threads 1 --steps 10   # a quick look
+    .venv/bin/python bench/infer.py --guidance 2     # also the wall time with text guidance (2B AR rows)
 
 Prints Markdown tables; `--json` also writes the numbers.
 """
@@ -57,6 +58,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--device", default="cpu", help="cpu | cuda")
     p.add_argument("--dtype", default=None, help="float32 | bfloat16 (default: bfloat16 on CUDA, float32 on CPU)")
     p.add_argument("--skip-wall", action="store_true", help="skip the end-to-end 150-frame run")
+    p.add_argument("--guidance", type=float, default=0.0,
+                   help="> 0: time the end-to-end run a second time with this text guidance weight")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     return p.parse_args()
 
@@ -120,7 +123,7 @@ def timed_ar(
     sync(device)
     start = time.perf_counter()
     with torch.inference_mode():
-        _decode_ar(model, x, x_lens, prompt[..., 0], lens, caps, frames, use_cache, greedy, [""] * b)
+        _decode_ar(model, x, x_lens, prompt[..., 0], lens, caps, caps, use_cache, greedy, [""] * b)  # min = cap
     steps = [nxt[0] - cur[1] for cur, nxt in itertools.pairwise(stamps)]
     return {"prefill_s": stamps[0][0] - start, "steps": steps, "between": extra}
 
@@ -174,14 +177,16 @@ def bench_size(name: str, threads: int, args: argparse.Namespace, codec: Any) ->
     r["nar_s"] = timed(lambda: decode_nar(model, x1, l1, p1, gen, None), device)
     if not args.skip_wall:
 
-        def full() -> None:
+        def full(guidance: float = 0.0) -> None:
             (codes,) = generate_batch(model, x1, l1, p1, top_k=1, max_new_frames=OUTPUT_FRAMES,
-                                      min_new_frames=OUTPUT_FRAMES)  # fmt: skip
+                                      min_new_frames=OUTPUT_FRAMES, guidance=guidance)  # fmt: skip
             if codec is not None:
                 codec.decode(codes.T.unsqueeze(0).cpu())
 
         r["wall_s"] = timed(full, device)
         r["rtf"] = r["wall_s"] / (OUTPUT_FRAMES / 75)
+        if args.guidance > 0:
+            r["wall_guided_s"] = timed(lambda: full(args.guidance), device)
     r["load_after"] = os.getloadavg()[0]
     return r
 
@@ -215,6 +220,13 @@ def print_tables(rows: list[dict[str, Any]], batch: int) -> None:
         print(f"| {r['size']} | {r['threads']} | {r['params_M']:.1f} M | {r['prefill_b1_s']:.2f} s "
               f"| {r['prefill_bN_s']:.2f} s | {r['nar_s']:.2f} s | {wall} "
               f"| {r['load_before']:.1f}, {r['load_after']:.1f} |")  # fmt: skip
+    guided = [r for r in rows if "wall_guided_s" in r]
+    if guided:
+        print("\n### End to end with text guidance (the same run; the AR decodes 2 rows, the NAR 1)\n")
+        print("| size | threads | wall | wall with guidance | ratio |\n|---|---|---|---|---|")
+        for r in guided:
+            print(f"| {r['size']} | {r['threads']} | {r['wall_s']:.2f} s | {r['wall_guided_s']:.2f} s "
+                  f"| {r['wall_guided_s'] / r['wall_s']:.2f}x |")
 
 
 def main() -> None:
