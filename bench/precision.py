@@ -5,8 +5,8 @@ step ~200, the gradient norm grew 100x) while the same run in float32, on the ve
 stably (docs/train.md, "bf16 and a trained checkpoint").  This script shows where on a CPU, with no GPU: it
 runs the training forward and backward of the same batches twice, in float32 and under autocast, and compares
 the gradients parameter by parameter (cosine similarity and norm ratio).  A trained VALL-E's sharp attention
-layers are where low precision hurts; `--fp32-attention` repeats the low-precision pass with
-`scaled_dot_product_attention` computed in float32, to see whether that alone repairs them.
+layers are where low precision hurts; `--fp32-attention` repeats the low-precision pass with every attention
+block in float32 (what `valle train --fp32-attention true` does), to see whether that repairs them.
 
     .venv/bin/python bench/precision.py --checkpoint valle/assets/valle-synth-small.pt \\
         --manifest-dir data/tokenized --batches 4 --fp32-attention
@@ -22,7 +22,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import torch
 import torch.nn.functional as F
@@ -45,20 +44,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 @contextlib.contextmanager
-def attention_in_float32() -> Iterator[None]:
-    """Every attention block (q/k/v projections, scaled dot products, output projection) in float32."""
-    from valle.models.attention import MultiHeadAttention
+def attention_in_float32(model: torch.nn.Module) -> Iterator[None]:
+    """Every attention block (projections, dot products, output projection) in float32: `--fp32-attention`."""
+    from valle.models.attention import use_float32_attention
 
-    forward = MultiHeadAttention.forward
-
-    def forward32(self: MultiHeadAttention, x: torch.Tensor, **kw: Any) -> torch.Tensor:
-        if kw.get("memory") is not None:
-            kw["memory"] = kw["memory"].float()
-        with torch.autocast(x.device.type, enabled=False):
-            return forward(self, x.float(), **kw)
-
-    with mock.patch.object(MultiHeadAttention, "forward", forward32):
+    use_float32_attention(model, True)
+    try:
         yield
+    finally:
+        use_float32_attention(model, False)
 
 
 def gradients(model: torch.nn.Module, batch: dict[str, Any], train_stage: int,
@@ -134,9 +128,9 @@ def run(args: argparse.Namespace) -> None:
     batches = load_batches(Path(args.checkpoint), Path(args.manifest_dir), args.max_duration,
                            model.config.prefix_mode == PrefixMode.OTHER)  # fmt: skip
     dtype = DTYPES[args.dtype]
-    passes = {args.dtype: contextlib.nullcontext}
+    passes = {args.dtype: lambda: contextlib.nullcontext()}
     if args.fp32_attention:
-        passes[f"{args.dtype} + fp32 attention"] = attention_in_float32
+        passes[f"{args.dtype} + fp32 attention"] = lambda: attention_in_float32(model)
     per_param: dict[str, dict[str, list[tuple[float, float]]]] = {name: {} for name in passes}
     print(f"{args.checkpoint}: train stage {args.train_stage}, dev batches of {args.max_duration:g} s, "
           f"gradients under autocast against float32 ({next(model.parameters()).device})")  # fmt: skip

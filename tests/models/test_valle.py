@@ -174,3 +174,30 @@ def test_attention_dropout_is_its_own_setting_and_changes_no_weight() -> None:
     assert ModelConfig.from_dict({"decoder_dim": 64, "nhead": 4}).attention_dropout is None  # older checkpoints
     with pytest.raises(InvalidInputError, match="attention_dropout"):
         ModelConfig(attention_dropout=1.0)
+
+
+def test_float32_attention_under_autocast_matches_float32_and_leaves_the_rest_low_precision() -> None:
+    """`use_float32_attention` (valle train --fp32-attention): the attention blocks compute in float32 inside a bf16
+    autocast region; without it they compute in bf16.  Weights and the state dict are unchanged."""
+    from valle.models.attention import MultiHeadAttention, use_float32_attention
+
+    torch.manual_seed(0)
+    block = MultiHeadAttention(32, 4, 0.0).eval()
+    x = torch.randn(2, 50, 32)
+    mask = torch.ones(50, 50, dtype=torch.bool).tril()
+    memory = torch.randn(2, 7, 32)
+    cross = MultiHeadAttention(32, 4, 0.0, cross=True).eval()
+    with torch.no_grad():
+        exact, exact_cross = block(x, mask=mask), cross(x, memory=memory)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = block(x, mask=mask)
+            assert use_float32_attention(torch.nn.ModuleList([block, cross])) == 2
+            high, high_cross = block(x, mask=mask), cross(x, memory=memory)
+            ffn = torch.nn.Linear(32, 32)(high)  # outside the attention blocks autocast still applies
+    assert low.dtype == torch.bfloat16 and (low.float() - exact).abs().max() > 1e-3
+    assert high.dtype == torch.float32 and torch.allclose(high, exact, atol=1e-6)
+    assert torch.allclose(high_cross, exact_cross, atol=1e-6) and ffn.dtype == torch.bfloat16
+    assert "float32_under_autocast" not in "".join(block.state_dict())
+    use_float32_attention(block, False)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert block(x, mask=mask).dtype == torch.bfloat16

@@ -46,6 +46,8 @@ def test_reference_readme_command_maps_onto_the_configs() -> None:
     assert cfg.data.repeat_train == 1  # one pass per epoch unless --repeat-train says otherwise
     assert build_config(build_parser().parse_args(["train", "--repeat-train", "10"])).data.repeat_train == 10
     assert cfg.data.concat_prompt_prob == 0.0  # single utterances, as the reference, unless asked
+    assert not cfg.fp32_attention  # the reference's arithmetic unless asked
+    assert build_config(build_parser().parse_args(["train", "--dtype", "bf16", "--fp32-attention", "true"])).fp32_attention
     joined = build_config(build_parser().parse_args(["train", "--concat-prompt-prob", "0.5"]))
     assert joined.data.concat_prompt_prob == 0.5
     assert cfg.scheduled_sampling == 0.0  # the AR reads only true codes, as the reference, unless asked

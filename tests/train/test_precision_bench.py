@@ -45,7 +45,7 @@ def test_gradients_agree_in_float32_and_drift_under_bf16(checkpoint: Path, rando
     cos, ratio, per = bench.compare(ref, low)
     assert loss_low == pytest.approx(loss_a, rel=0.05) and loss_low != loss_a  # bf16 rounds, a little
     assert 0.5 < cos < 1.0 and 0.5 < ratio < 2.0
-    with bench.attention_in_float32():
+    with bench.attention_in_float32(model):
         loss_att, att = bench.gradients(model, batch, 1, torch.bfloat16)
     assert loss_att != loss_low  # the attention blocks really ran in float32
     assert 0.5 < bench.compare(ref, att)[0] <= 1.0

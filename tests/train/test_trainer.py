@@ -112,6 +112,17 @@ def test_reduced_precision_autocast_trains(random_corpus: Path, tmp_path: Path, 
     assert result.step == 4 and all(torch.isfinite(torch.tensor(v)) for _, v in result.train_losses)
 
 
+def test_fp32_attention_trains_under_bf16_and_changes_the_arithmetic(random_corpus: Path, tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    plain = train(tiny_config(random_corpus, tmp_path / "a", num_epochs=1, max_steps=3, dtype="bf16"))
+    with caplog.at_level(logging.INFO):
+        kept = train(tiny_config(random_corpus, tmp_path / "b", num_epochs=1, max_steps=3, dtype="bf16",
+                                 fp32_attention=True))  # fmt: skip
+    assert any("attention blocks run in float32" in r.message for r in caplog.records)
+    assert kept.step == 3 and all(torch.isfinite(torch.tensor(v)) for _, v in kept.train_losses)
+    assert [v for _, v in plain.train_losses] != [v for _, v in kept.train_losses]
+
+
 def test_text_dropout_reaches_the_loss_and_is_recorded_for_synthesis(random_corpus: Path, tmp_path: Path) -> None:
     """--text-dropout changes what the AR trains on, and the inference checkpoint says so (the Synthesizer warns
     about guidance on checkpoints that do not)."""

@@ -59,6 +59,9 @@ def _add_trainer_flags(p: argparse.ArgumentParser) -> None:
                    help="share of the AR's training rows that see the empty text, so that synthesis can use "
                         "text guidance (the `guidance` option; try 0.1); 0 = the reference")  # fmt: skip
     g.add_argument("--dtype", default="float32", help="float32 | bfloat16 | float16 (bf16/fp16 accepted)")
+    g.add_argument("--fp32-attention", type=str2bool, default=False,
+                   help="with --dtype bfloat16/float16: keep every attention block in float32 (low precision bent a "
+                        "trained checkpoint's attention gradients: bench/precision.py)")  # fmt: skip
     g.add_argument("--filter-min-duration", type=float, default=0.0, help="drop shorter cuts (seconds)")
     g.add_argument("--filter-max-duration", type=float, default=20.0, help="drop longer cuts (seconds)")
     g.add_argument("--train-stage", type=int, default=0, choices=(0, 1, 2), help="0: AR+NAR, 1: AR, 2: NAR")
@@ -153,7 +156,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         max_minutes=args.max_minutes, seed=args.seed, optimizer_name=args.optimizer_name,
         scheduler_name=args.scheduler_name, base_lr=args.base_lr, warmup_steps=args.warmup_steps,
         accumulate_grad_steps=args.accumulate_grad_steps, scheduled_sampling=args.scheduled_sampling,
-        text_dropout=args.text_dropout, dtype=args.dtype, save_every_n=args.save_every_n,
+        text_dropout=args.text_dropout, dtype=args.dtype, fp32_attention=args.fp32_attention, save_every_n=args.save_every_n,
         keep_last_k=args.keep_last_k, valid_interval=args.valid_interval, average_period=args.average_period,
         log_interval=args.log_interval, tensorboard=args.tensorboard, inf_check=args.inf_check,
         oom_check=args.oom_check, visualize=args.visualize, device=args.device, num_threads=args.num_threads,

@@ -37,6 +37,8 @@ class MultiHeadAttention(nn.Module):
         self.out_proj = nn.Linear(dim, dim)
         nn.init.xavier_uniform_(self.in_proj_weight)
         nn.init.zeros_(self.out_proj.bias)
+        # Under bf16/fp16 autocast, run this whole block in float32 (see `use_float32_attention`).
+        self.float32_under_autocast = False
 
     def _heads(self, x: Tensor) -> Tensor:
         b, t, _ = x.shape
@@ -64,6 +66,13 @@ class MultiHeadAttention(nn.Module):
         Returns:
             [B, T, D].
         """
+        if self.float32_under_autocast and torch.is_autocast_enabled(x.device.type):
+            with torch.autocast(x.device.type, enabled=False):
+                return self._attend(x.float(), mask, None if memory is None else memory.float(), cache, layer)
+        return self._attend(x, mask, memory, cache, layer)
+
+    def _attend(self, x: Tensor, mask: Tensor | None, memory: Tensor | None, cache: KVCache | None,
+                layer: int) -> Tensor:  # fmt: skip
         d = self.dim
         if not self.cross:
             q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).split(d, dim=-1)  # 3 x [B, T, D]
@@ -86,3 +95,17 @@ class MultiHeadAttention(nn.Module):
         )  # [B, H, T, Dh]
         out = out.transpose(1, 2).reshape(x.shape[0], x.shape[1], d)  # [B, T, D]
         return self.out_proj(out)
+
+
+def use_float32_attention(model: nn.Module, enabled: bool = True) -> int:
+    """Run every attention block of `model` in float32 even under bf16/fp16 autocast; returns how many.
+
+    Why: in a trained VALL-E's sharp attention layers, bf16 projections bend the gradients (bench/precision.py:
+    cosine 0.53 to float32 for one layer's projections, 0.96-0.99 for the whole gradient with this on), and
+    fine-tuning under bf16 diverged on a GPU where float32 did not (docs/train.md).  The feed-forward layers,
+    most of the arithmetic, stay in low precision.
+    """
+    blocks = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
+    for m in blocks:
+        m.float32_under_autocast = enabled
+    return len(blocks)

@@ -73,6 +73,7 @@ class TrainConfig:
     scheduled_sampling: float = 0.0  # share of AR input codes swapped for the model's own draws (0 = reference)
     text_dropout: float = 0.0  # share of AR rows trained on the empty text, for text guidance (0 = reference)
     dtype: DType = DType.FLOAT32  # autocast precision; float16 adds a GradScaler
+    fp32_attention: bool = False  # under bf16/fp16 autocast, attention blocks still run in float32
     save_every_n: int = 10000  # write exp_dir/checkpoint-{step}.pt every this many batches
     keep_last_k: int = 20  # keep only this many checkpoint-*.pt files (epoch-*.pt are kept)
     valid_interval: int = 10000  # validate every this many batches (and at the end of every epoch)

@@ -34,6 +34,7 @@ from torch import nn
 
 from valle.errors import CheckpointError
 from valle.models import build_model, save_checkpoint
+from valle.models.attention import use_float32_attention
 from valle.models.config import PrefixMode
 from valle.train import averaging
 from valle.train import checkpoint as ckpt_io
@@ -119,6 +120,9 @@ class Trainer:
         self.collater = text_collater(cfg.data)
         self.model_config = sized_model_config(cfg.model, len(self.collater), self.corpus.codec)
         self.raw_model = build_model(self.model_config).to(device)
+        if cfg.fp32_attention and cfg.dtype != DType.FLOAT32:
+            count = use_float32_attention(self.raw_model)
+            logger.info("--fp32-attention: %d attention blocks run in float32 under %s autocast", count, cfg.dtype.value)
         self.generator = torch.Generator()  # NAR stage / prompt-length draws (CPU: that is where they happen)
         self.bad_loss_steps: list[int] = []  # batches of the pending update whose loss was not finite
         self.last_valid_step = -1  # step of the last validation (an epoch end right after one skips it)
