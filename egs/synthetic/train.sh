@@ -8,7 +8,7 @@
 # Profiles (any of their settings can be overridden with its flag, e.g. --speakers 80 --max-minutes 30):
 #   cpu  40 speakers x 200 utterances (5.7 h of training audio), 4 layers x 128, 1 thread, a time budget
 #   gpu-small  the cpu profile's corpus, 8 layers x 192, float32 (bf16 bent a trained checkpoint's gradients until it
-#              diverged, and at this size float32 is as fast: docs/train.md), 600 s batches, 10 passes per epoch, 6 minutes
+#              diverged, and at this size float32 was no slower: docs/train.md), 600 s batches, 10 passes per epoch, 6 min
 #              (stage 3 of the shipped checkpoint; stage 4 continued it on 120 voices: docs/pretrained/README.md)
 #   gpu  400 speakers x 250 utterances (~90 h), 12 layers x 1024 (the reference's default size), bf16,
 #        DDP over all GPUs, 20 epochs
