@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +58,13 @@ def attention_in_float32(model: torch.nn.Module) -> Iterator[None]:
 def gradients(model: torch.nn.Module, batch: dict[str, Any], train_stage: int,
               dtype: torch.dtype | None) -> tuple[float, dict[str, torch.Tensor]]:  # fmt: skip
     """Loss and parameter gradients of one training forward/backward (autocast to `dtype`; None = float32)."""
+    from valle.train.trainer import model_inputs
+
     model.zero_grad(set_to_none=True)
     device = next(model.parameters()).device
-    inputs = {k: batch[src].to(device) for k, src in
-              (("x", "text_tokens"), ("x_lens", "text_tokens_lens"), ("y", "audio_features"),
-               ("y_lens", "audio_features_lens"), ("prompt", "prompts"), ("prompt_lens", "prompts_lens"))
-              if src in batch}  # fmt: skip
     generator = torch.Generator().manual_seed(0)  # the same NAR stage in both passes
     with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-        out = model(**inputs, train_stage=train_stage, generator=generator)
+        out = model(**model_inputs(batch, device, train_stage), generator=generator)
     out.loss.backward()
     grads = {n: p.grad.detach().float().clone() for n, p in model.named_parameters() if p.grad is not None}
     return float(out.loss.detach()), grads
@@ -98,21 +96,21 @@ def quiet_model(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
-def load_batches(checkpoint: Path, manifest_dir: Path, max_duration: float, prompts: bool) -> Iterator[dict[str, Any]]:
-    """Validation batches of the corpus, with the checkpoint's own symbol table (the two must agree)."""
+def load_batches(model: torch.nn.Module, manifest_dir: Path, max_duration: float) -> Iterator[dict[str, Any]]:
+    """Validation batches of the corpus, whose symbol table must be the loaded checkpoint's (`model.meta`)."""
     from valle.data.config import DataConfig
     from valle.errors import InvalidInputError
-    from valle.models.checkpoint import read_checkpoint_dict
-    from valle.text import TextTokenCollater
+    from valle.models import PrefixMode
+    from valle.text import SymbolTable, TextTokenCollater
     from valle.train.data import build_valid_loader
 
     cfg = DataConfig(manifest_dir=manifest_dir, max_duration=max_duration, num_workers=0)
     collater = TextTokenCollater.from_symbol_table(cfg.text_tokens)
-    symbols = read_checkpoint_dict(checkpoint).get("symbols")
-    corpus = [line.split()[0] for line in Path(cfg.text_tokens).read_text(encoding="utf-8").splitlines() if line.strip()]
-    if symbols is not None and sorted(symbols) != sorted(corpus):
-        raise InvalidInputError(f"{checkpoint} and {cfg.text_tokens} have different symbol tables; "
+    symbols = model.meta.symbols
+    if symbols is not None and sorted(symbols) != sorted(SymbolTable.from_file(cfg.text_tokens).symbols):
+        raise InvalidInputError(f"{model.meta.path} and {cfg.text_tokens} have different symbol tables; "
                                 "use the corpus the checkpoint was trained on")  # fmt: skip
+    prompts = model.config.prefix_mode == PrefixMode.OTHER
     loader = build_valid_loader(cfg, collater, prompts, seed=0)
     if loader is None:
         raise InvalidInputError(f"no dev cuts in {manifest_dir}; it needs cuts_dev.jsonl.gz")
@@ -120,15 +118,13 @@ def load_batches(checkpoint: Path, manifest_dir: Path, max_duration: float, prom
 
 
 def run(args: argparse.Namespace) -> None:
-    from valle.models import PrefixMode
     from valle.models.checkpoint import load_checkpoint
 
     torch.set_num_threads(args.num_threads)
     model = quiet_model(load_checkpoint(args.checkpoint))
-    batches = load_batches(Path(args.checkpoint), Path(args.manifest_dir), args.max_duration,
-                           model.config.prefix_mode == PrefixMode.OTHER)  # fmt: skip
+    batches = load_batches(model, Path(args.manifest_dir), args.max_duration)
     dtype = DTYPES[args.dtype]
-    passes = {args.dtype: lambda: contextlib.nullcontext()}
+    passes: dict[str, Callable[[], contextlib.AbstractContextManager[Any]]] = {args.dtype: contextlib.nullcontext}
     if args.fp32_attention:
         passes[f"{args.dtype} + fp32 attention"] = lambda: attention_in_float32(model)
     per_param: dict[str, dict[str, list[tuple[float, float]]]] = {name: {} for name in passes}

@@ -100,6 +100,19 @@ def train(cfg: TrainConfig, env: DistEnv | None = None) -> TrainResult:
         destroy_process_group()
 
 
+def model_inputs(batch: dict[str, Any], device: torch.device, train_stage: int) -> dict[str, Any]:
+    """Keyword arguments of the model's training forward for one collated batch (`TtsDataset`), on `device`."""
+    inputs = {
+        "x": batch["text_tokens"].to(device), "x_lens": batch["text_tokens_lens"].to(device),
+        "y": batch["audio_features"].to(device), "y_lens": batch["audio_features_lens"].to(device),
+        "train_stage": train_stage,
+    }  # fmt: skip
+    if "prompts" in batch:
+        inputs["prompt"] = batch["prompts"].to(device)
+        inputs["prompt_lens"] = batch["prompts_lens"].to(device)
+    return inputs
+
+
 class Trainer:
     """One rank's training state and loop (see module docstring)."""
 
@@ -297,16 +310,7 @@ class Trainer:
 
     def model_inputs(self, batch: dict[str, Any]) -> dict[str, Any]:
         """Keyword arguments of the model's training forward for one batch, on the device."""
-        d = self.device
-        inputs = {
-            "x": batch["text_tokens"].to(d), "x_lens": batch["text_tokens_lens"].to(d),
-            "y": batch["audio_features"].to(d), "y_lens": batch["audio_features_lens"].to(d),
-            "train_stage": self.cfg.train_stage,
-        }  # fmt: skip
-        if "prompts" in batch:
-            inputs["prompt"] = batch["prompts"].to(d)
-            inputs["prompt_lens"] = batch["prompts_lens"].to(d)
-        return inputs
+        return model_inputs(batch, self.device, self.cfg.train_stage)
 
     def _train_batch(self, batch: dict[str, Any]) -> None:
         """Forward + backward of one batch; an optimizer update every --accumulate-grad-steps batches."""
