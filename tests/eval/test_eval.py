@@ -78,6 +78,21 @@ def test_transcribe_resamples_and_blocks_recognizer_loops(monkeypatch: pytest.Mo
     assert asr.transcribe(np.zeros(24_000), 24_000) == "hello world."
     assert seen["samples"] == 16_000 and seen["dtype"] == np.float32  # 1 s at 24 kHz -> 16 kHz float32
     assert seen["no_repeat_ngram_size"] == 5 and seen["beam_size"] == 1 and seen["temperature"] == 0.0
+    assert seen["without_timestamps"] is True  # timestamps between words would defeat the n-gram block (below)
+
+
+def test_recognizer_loop_on_a_real_babble_output_is_cut() -> None:
+    """A 5.9 s babble output of a trained checkpoint (16-item set, item 1385_0) on which Whisper with timestamps
+    wrote "report," 48 times, a timestamp between each, up to 27 s: 68 words, WER 3.3.  Without timestamps the 5-token
+    n-gram block applies and the transcript stays the length of the speech."""
+    from collections import Counter
+
+    from valle.eval.asr import transcribe
+
+    wav, sr = sf.read(Path(__file__).parent / "data" / "babble_loop.flac", dtype="float32")
+    words = transcribe(wav, sr).lower().replace(",", "").split()
+    assert 0 < len(words) <= 5 * len(wav) / sr, words  # at most 5 words a second
+    assert max(Counter(words).values()) <= 4, words
 
 
 def test_whisper_folder_follows_the_cache_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
