@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.dtype not in DTYPES:
         raise InvalidInputError(f"--dtype must be one of {', '.join(DTYPES)}, got {args.dtype!r}")
-    synthesis = _synthesis_settings(args.synthesis)  # checked before a model is loaded
+    synthesis = synthesis_settings(args.synthesis)  # checked before a model is loaded
     model = load_checkpoint(args.checkpoint)
     meta = model.meta
     if meta.symbols is None:
@@ -58,8 +58,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _synthesis_settings(text: str | None) -> dict | None:
-    """The `--synthesis` JSON object, checked against `SynthesisOptions` (None when the flag is absent)."""
+def synthesis_settings(text: str | None) -> dict | None:
+    """The `--synthesis` JSON object, checked against `SynthesisOptions` (None when the flag is absent).
+
+    Shared with `valle average-checkpoints`, whose `--synthesis` means the same.
+    """
     from valle.errors import InvalidInputError
     from valle.infer import SynthesisOptions
 
