@@ -50,7 +50,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--codec", type=Path, default=None, help="default: the one the checkpoint records")
     p.add_argument("--items", type=int, default=16, help="items, spread over the test-clean speakers")
     p.add_argument("--seeds", default="0", help="comma-separated sampling seeds; one row per setting and seed")
-    p.add_argument("--only", default=None, help="comma-separated substrings: run the settings whose name has one")
+    p.add_argument("--only", default=None, help="comma-separated parts: run the settings whose name has one as whole words")
     p.add_argument("--max-seconds", type=float, default=10.0, help="length cap per output (the demo's)")
     p.add_argument("--out-dir", type=Path, default=Path("bench/out/sampling"),
                    help="wavs, one folder per setting and seed (reused on rerun while checkpoint and settings match)")
@@ -58,6 +58,11 @@ def parse_args() -> argparse.Namespace:
                    help="add a row: the shipped settings on random weights of the same shape (the untrained floor)")
     p.add_argument("--json", type=Path, default=None, help="also write the rows here")
     return p.parse_args()
+
+
+def _picked(name: str, wanted: list[str]) -> bool:
+    """Whether a setting's name holds one of the --only parts as whole words ("top-k 5" is not "top-k 50")."""
+    return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", name) for w in wanted)
 
 
 def main() -> None:
@@ -74,7 +79,7 @@ def main() -> None:
     synth = Synthesizer.from_checkpoint(args.checkpoint, codec=str(args.codec) if args.codec else None)
     truth_seconds = [sf.info(str(it.ground_truth)).duration for it in items]
     wanted = [s.strip() for s in args.only.split(",")] if args.only else None
-    runs = [(name, changes, synth) for name, changes in SETTINGS.items() if not wanted or any(w in name for w in wanted)]
+    runs = [(name, changes, synth) for name, changes in SETTINGS.items() if not wanted or _picked(name, wanted)]
     if args.floor:
         floor = copy.copy(synth)  # the same codec and text front-end
         floor.model = untrained_like(synth.model)
