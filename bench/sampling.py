@@ -37,6 +37,7 @@ SETTINGS: dict[str, dict[str, object]] = {
     "top-k 10, T 0.7, RAS, min_length_ratio 0.5 (shipped)": SHIPPED,
     "top-k 5, T 0.5, RAS, min_length_ratio 0.5": {**SHIPPED, "top_k": 5, "temperature": 0.5},
     "top-k 10, T 0.7, RAS, min_length_ratio 0.7": {**SHIPPED, "min_length_ratio": 0.7},
+    "top-k 10, T 0.85, RAS, min_length_ratio 0.5": {**SHIPPED, "temperature": 0.85},
     # text guidance: for checkpoints trained with --text-dropout (valle.models.guidance)
     "guidance 1 on the recommended settings": {**SHIPPED, "guidance": 1.0},
     "guidance 2 on the recommended settings": {**SHIPPED, "guidance": 2.0},

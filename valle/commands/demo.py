@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for corpus, training and sampling")
     p.add_argument("--minutes", type=float, default=15.0, help="training time budget in minutes (0: no training)")
     p.add_argument("--fit-codec", action="store_true", help="fit the codec even if the shipped one matches")
-    p.add_argument("--eval-items", type=int, default=8, help="test sentences per system")
+    p.add_argument("--eval-items", type=int, default=16, help="test sentences per system (2 per unseen speaker)")
     p.add_argument("--num-threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--system", action="append", default=[], metavar="NAME=CHECKPOINT",
                    help="also evaluate this checkpoint under NAME (repeatable), e.g. --system mine=exp/model-best-valid.pt")
