@@ -103,9 +103,11 @@ def main() -> None:
             rows.append({"setting": name, "seed": seed, "empty": empty, "duration_ratio": ratio, **summary})
             print(json.dumps(rows[-1]), flush=True)
     print(f"\n{args.checkpoint}, {len(items)} unseen-voice items (empty = shorter than 0.1 s)\n")
-    print("| setting | seed | WER ↓ | SIM ↑ | DNSMOS ↑ | empty | duration / truth |\n|---|---|---|---|---|---|---|")
+    print("| setting | seed | WER ↓ | median WER ↓ | SIM ↑ | DNSMOS ↑ | empty | duration / truth |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        cells = [f"{r[k]:.3f}" if isinstance(r.get(k), float) else "-" for k in ("wer", "sim_prompt_output")]
+        keys = ("wer", "wer_median", "sim_prompt_output")
+        cells = [f"{r[k]:.3f}" if isinstance(r.get(k), float) else "-" for k in keys]
         mos = f"{r['dnsmos']:.2f}" if isinstance(r.get("dnsmos"), float) else "-"
         print(f"| {r['setting']} | {r['seed']} | {' | '.join(cells)} | {mos} | {r['empty']} | {r['duration_ratio']:.2f} |")
     if args.json:

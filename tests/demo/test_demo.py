@@ -27,6 +27,7 @@ def test_tiny_demo_end_to_end_and_rerun_reuses_outputs(tmp_path: Path) -> None:
     data = json.loads((cfg.work_dir / "report.json").read_text())
     assert data["systems"]["ground_truth"]["items"] == 2
     assert data["systems"]["ground_truth"]["wer"] < data["systems"]["untrained"]["wer"]
+    assert "median WER" in text and data["systems"]["ground_truth"]["wer_median"] is not None
     assert (cfg.work_dir / "exp_curve.png").is_file() or "training curve" not in text
     outputs = sorted((cfg.work_dir / "outputs" / "demo").glob("*.wav"))
     assert len(outputs) == 2

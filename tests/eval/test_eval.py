@@ -23,6 +23,16 @@ def test_normalize_and_wer() -> None:
     assert word_error_rate("你好世界", "你好世", language="zh") == pytest.approx(0.25)
 
 
+def test_summary_gives_the_median_item_wer_beside_the_mean() -> None:
+    from valle.eval.evaluate import EvalResult
+
+    results = [EvalResult("a.wav", "x", wer, 2.5, 0.7) for wer in (0.25, 0.5, 0.75, 5.77)]  # one babble item
+    s = summarize(results)
+    assert s["items"] == 4 and s["wer"] == pytest.approx(1.8175) and s["wer_median"] == pytest.approx(0.625)
+    assert s["sim_prompt_output"] == pytest.approx(0.7) and s["sim_prompt_truth"] is None
+    assert summarize([])["wer_median"] is None
+
+
 def _flite_items(corpus: Path) -> list[EvalItem]:
     """Utterances of flite speakers (intelligible voices) with their transcripts, two per speaker."""
     items = []

@@ -81,9 +81,11 @@ def write_report(path: Path, summaries: dict[str, dict], baseline: float | None,
                  spectrograms: list[str], notes: list[str]) -> None:
     """Markdown: one row per system, the different-speaker baseline, the curve, spectrograms, notes."""
     lines = ["# valle demo report", "", "Test sentences in voices never seen in training (test-clean speakers).", "",
-             "| system | items | WER ↓ | SIM prompt↔output ↑ | DNSMOS ↑ | what |", "|---|---|---|---|---|---|"]
+             "| system | items | WER ↓ | median WER ↓ | SIM prompt↔output ↑ | DNSMOS ↑ | what |",
+             "|---|---|---|---|---|---|---|"]
     for name, s in summaries.items():
-        lines.append(f"| {name} | {s['items']} | {_fmt(s['wer'])} | {_fmt(s['sim_prompt_output'])} | "
+        lines.append(f"| {name} | {s['items']} | {_fmt(s['wer'])} | {_fmt(s.get('wer_median'))} | "
+                     f"{_fmt(s['sim_prompt_output'])} | "
                      f"{_fmt(s['dnsmos'])} | {SYSTEM_NOTES.get(name, 'a checkpoint given with --system')} |")
     lines += ["", (f"Different-speaker baseline (mean similarity between prompts of different unseen speakers): "
                    f"**{_fmt(baseline)}** — a system speaks in the prompt's voice when its SIM is above it."), ""]
