@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from valle.commands.export_model import DTYPES, synthesis_settings
+from valle.commands.export_model import synthesis_settings, weights_dtype
 
 NAME = "average-checkpoints"
 HELP = "average the weights of checkpoints of one network (epochs of a run, a fine-tune and its start) into one"
@@ -33,15 +33,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
     from tqdm import tqdm
 
     from valle.errors import InvalidInputError
     from valle.models import save_checkpoint
     from valle.models.average import average_checkpoints, normalized_weights
 
-    if args.dtype not in DTYPES:
-        raise InvalidInputError(f"--dtype must be one of {', '.join(DTYPES)}, got {args.dtype!r}")
+    dtype = weights_dtype(args.dtype)
     synthesis = synthesis_settings(args.synthesis)
     weights = None
     if args.weights is not None:
@@ -49,7 +47,6 @@ def run(args: argparse.Namespace) -> int:
             weights = [float(w) for w in args.weights.split(",")]
         except ValueError:
             raise InvalidInputError(f"--weights must be comma-separated numbers such as 0.5,0.5, got {args.weights!r}")
-    scale = normalized_weights(weights, len(args.checkpoints)) if len(args.checkpoints) > 1 else None
     if args.out.resolve() in {p.resolve() for p in args.checkpoints}:
         raise InvalidInputError(f"--out {args.out} is one of the inputs; write the average to a new file")
     model = average_checkpoints(
@@ -58,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         args.part,
         progress=lambda xs: tqdm(xs, desc="averaging", unit="checkpoint", leave=False),
     )
+    scale = normalized_weights(weights, len(args.checkpoints))  # valid: average_checkpoints checked them
     meta = model.meta
     extra = {k: v for k, v in meta.extra.items() if k not in ("exported_from", "export_history")}
     extra.update(averaged_from=[str(p) for p in args.checkpoints], average_weights=scale, average_part=args.part,
@@ -65,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
     if synthesis is not None:
         extra["synthesis"] = synthesis
     out = save_checkpoint(args.out, model, symbols=meta.symbols, tokenizer=meta.tokenizer, codec=meta.codec,
-                          extra=extra, weights_dtype=getattr(torch, args.dtype))  # fmt: skip
-    shares = ", ".join(f"{w:.3g}" for w in scale or [])
+                          extra=extra, weights_dtype=dtype)  # fmt: skip
+    shares = ", ".join(f"{w:.3g}" for w in scale)
     print(
         f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, {args.dtype} weights): {args.part} weights averaged "
         f"over {len(args.checkpoints)} checkpoints with weights {shares}"

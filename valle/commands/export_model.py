@@ -13,6 +13,10 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 NAME = "export-model"
 HELP = "write a lean inference checkpoint (weights + symbols + codec identity; optional float16) from any checkpoint"
@@ -32,13 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from valle.errors import InvalidInputError
     from valle.models import load_checkpoint, save_checkpoint
 
-    if args.dtype not in DTYPES:
-        raise InvalidInputError(f"--dtype must be one of {', '.join(DTYPES)}, got {args.dtype!r}")
+    dtype = weights_dtype(args.dtype)
     synthesis = synthesis_settings(args.synthesis)  # checked before a model is loaded
     model = load_checkpoint(args.checkpoint)
     meta = model.meta
@@ -52,10 +52,21 @@ def run(args: argparse.Namespace) -> int:
     if extra.get("synthesis"):
         logger.info("recommended synthesis settings: %s", json.dumps(extra["synthesis"], sort_keys=True))
     out = save_checkpoint(args.out, model, symbols=meta.symbols, tokenizer=meta.tokenizer, codec=meta.codec,
-                          extra=extra, weights_dtype=getattr(torch, args.dtype))  # fmt: skip
+                          extra=extra, weights_dtype=dtype)  # fmt: skip
     size = out.stat().st_size / 2**20
     print(f"wrote {out} ({size:.1f} MiB, {args.dtype} weights, {meta.source} checkpoint {args.checkpoint})")
     return 0
+
+
+def weights_dtype(name: str) -> torch.dtype:
+    """The torch dtype `--dtype NAME` asks the weights to be stored in (shared with `valle average-checkpoints`)."""
+    import torch
+
+    from valle.errors import InvalidInputError
+
+    if name not in DTYPES:
+        raise InvalidInputError(f"--dtype must be one of {', '.join(DTYPES)}, got {name!r}")
+    return getattr(torch, name)
 
 
 def synthesis_settings(text: str | None) -> dict | None:

@@ -222,7 +222,7 @@ def _evaluate(items: list, out: Path, systems: list[str]) -> tuple[dict[str, dic
     for name in systems:
         done = [it for it in items if (out / name / f"{it.id}.wav").is_file()]
         if not done:
-            summaries[name] = {"items": 0, "wer": None, "sim_prompt_output": None, "dnsmos": None}
+            summaries[name] = summarize([])  # every metric None, the same keys as a scored system
             continue
         wavs = [out / name / f"{it.id}.wav" for it in done]
         key = scoring_key(done, wavs)

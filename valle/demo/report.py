@@ -84,7 +84,7 @@ def write_report(path: Path, summaries: dict[str, dict], baseline: float | None,
              "| system | items | WER ↓ | median WER ↓ | SIM prompt↔output ↑ | DNSMOS ↑ | what |",
              "|---|---|---|---|---|---|---|"]
     for name, s in summaries.items():
-        lines.append(f"| {name} | {s['items']} | {_fmt(s['wer'])} | {_fmt(s.get('wer_median'))} | "
+        lines.append(f"| {name} | {s['items']} | {_fmt(s['wer'])} | {_fmt(s['wer_median'])} | "
                      f"{_fmt(s['sim_prompt_output'])} | "
                      f"{_fmt(s['dnsmos'])} | {SYSTEM_NOTES.get(name, 'a checkpoint given with --system')} |")
     lines += ["", (f"Different-speaker baseline (mean similarity between prompts of different unseen speakers): "

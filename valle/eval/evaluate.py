@@ -96,7 +96,7 @@ def summarize(results: list[EvalResult]) -> dict[str, float | int | None]:
     wers = [r.wer for r in results if r.wer is not None]
     return {
         "items": len(results),
-        "wer": mean([r.wer for r in results]),
+        "wer": mean(wers),
         "wer_median": statistics.median(wers) if wers else None,
         "dnsmos": mean([r.dnsmos for r in results]),
         "sim_prompt_output": mean([r.sim_prompt_output for r in results]),
