@@ -31,3 +31,9 @@ class CheckpointError(ValleError, ValueError):
 
 class MissingDependencyError(ValleError, RuntimeError):
     """An optional program or package is required for this feature and is not installed."""
+
+
+def require_finite_nonnegative(name: str, value: float) -> None:
+    """Raise `InvalidInputError` unless `value` is a finite number >= 0 (NaN fails too: every comparison is False)."""
+    if not 0.0 <= value < float("inf"):
+        raise InvalidInputError(f"{name} must be a finite number >= 0, got {value}")

@@ -11,8 +11,8 @@ import soundfile as sf
 pytest.importorskip("faster_whisper")
 pytest.importorskip("resemblyzer")
 
-from valle.eval.evaluate import EvalItem, different_speaker_baseline, evaluate, read_item_list, summarize  # noqa: E402
-from valle.eval.metrics import normalize_text, word_error_rate  # noqa: E402
+from valle.eval.evaluate import EvalItem, different_speaker_baseline, evaluate, read_item_list, summarize
+from valle.eval.metrics import normalize_text, word_error_rate
 
 
 def test_normalize_and_wer() -> None:

@@ -181,6 +181,8 @@ def test_min_length_ratio_holds_eos_for_a_share_of_the_length_the_prompt_rate_pr
     assert len(wav) == 3 * HOP
     with pytest.raises(InvalidInputError, match="min_length_ratio"):
         eager.synthesize("Say it.", voice=voice, min_length_ratio=-1.0)
+    with pytest.raises(InvalidInputError, match="min_length_ratio must be a finite number >= 0, got nan"):
+        eager.synthesize("Say it.", voice=voice, min_length_ratio=float("nan"))
 
 
 def test_eos_at_first_step_and_never(synth: Synthesizer, prompt_files, caplog: pytest.LogCaptureFixture) -> None:

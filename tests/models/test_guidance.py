@@ -114,8 +114,9 @@ def test_guided_batch_rows_equal_decoding_alone() -> None:
         assert torch.equal(batch[i], alone), f"row {i} differs"
 
 
-def test_negative_guidance_is_refused() -> None:
+@pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf")])
+def test_negative_or_non_finite_guidance_is_refused(weight: float) -> None:
     model = randomize_(build_model(debug_config()))
     x, x_lens, y, _ = make_batch(model.config, [6], [5])
-    with pytest.raises(InvalidInputError, match="guidance"):
-        model.generate(x, x_lens, y, top_k=1, guidance=-1.0)
+    with pytest.raises(InvalidInputError, match=f"guidance must be a finite number >= 0, got {weight}"):
+        model.generate(x, x_lens, y, top_k=1, guidance=weight)

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from valle.errors import InvalidInputError
+from valle.errors import InvalidInputError, require_finite_nonnegative
 
 # The reference recipe drops training utterances longer than this (`--filter-max-duration`, 20 s); a prompt
 # beyond it is a sequence length the model never saw.  Checkpoints that record the flag override it.
@@ -56,10 +56,8 @@ class SynthesisOptions:
             raise InvalidInputError(f"ras_threshold must lie in (0, 1], got {self.ras_threshold}")
         if self.min_new_frames < 0:
             raise InvalidInputError(f"min_new_frames must be >= 0, got {self.min_new_frames}")
-        if not 0.0 <= self.min_length_ratio < float("inf"):
-            raise InvalidInputError(f"min_length_ratio must be a finite number >= 0, got {self.min_length_ratio}")
-        if not 0.0 <= self.guidance < float("inf"):
-            raise InvalidInputError(f"guidance must be a finite number >= 0, got {self.guidance}")
+        require_finite_nonnegative("min_length_ratio", self.min_length_ratio)
+        require_finite_nonnegative("guidance", self.guidance)
         if self.max_new_frames is not None and self.max_new_frames < max(1, self.min_new_frames):
             raise InvalidInputError(
                 f"max_new_frames ({self.max_new_frames}) must be >= 1 and >= min_new_frames ({self.min_new_frames})"

@@ -36,7 +36,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from torch.overrides import TorchFunctionMode
 
-from valle.errors import InvalidInputError
+from valle.errors import InvalidInputError, require_finite_nonnegative
 from valle.models.config import PrefixMode
 from valle.models.guidance import guide, with_empty_text
 from valle.models.kv_cache import KVCache
@@ -229,8 +229,7 @@ def generate_batch(
 
     labels = list(names) if names is not None else [f"item {i}" if b > 1 else "" for i in range(b)]
     first = prompt_codes[..., 0].masked_fill(~valid, c.eos_id)  # [B, P], padding = EOS as in training
-    if not 0.0 <= guidance < float("inf"):
-        raise InvalidInputError(f"guidance must be a finite number >= 0, got {guidance}")
+    require_finite_nonnegative("guidance", guidance)
     generated, gen_lens = _decode_ar(
         model, x, x_lens, first, prompt_lens, caps, mins, use_cache, sampler, labels, guidance
     )
