@@ -27,17 +27,20 @@ import soundfile as sf
 from valle.demo.speak import SAMPLING
 
 # name -> changes to SynthesisOptions() (not to the checkpoint's recommendation); each row adds its seed and
-# the --max-seconds length cap.
+# the --max-seconds length cap.  Rows built on SHIPPED decode expected NAR frames at T 0.5 since that became the
+# recommendation; the tables in docs/pretrained from before it used the NAR's argmax codes.
 SHIPPED = {k: v for k, v in SAMPLING.items() if k != "seed"}  # the demo's settings = the shipped recommendation
 SETTINGS: dict[str, dict[str, object]] = {
     "reference: top-k off, T 1": {"top_k": -100, "temperature": 1.0},
     "reference + min_length_ratio 0.5": {"top_k": -100, "temperature": 1.0, "min_length_ratio": 0.5},
     "top-k 50, T 1, RAS (the demo before)": {"top_k": 50, "temperature": 1.0, "ras": True},
     "top-k 10, T 0.7, RAS": {"top_k": 10, "temperature": 0.7, "ras": True},
-    "top-k 10, T 0.7, RAS, min_length_ratio 0.5 (shipped)": SHIPPED,
+    "top-k 10, T 0.7, RAS, min_length_ratio 0.5, NAR argmax (shipped before)": {**SHIPPED, "nar_temperature": 0.0},
+    "top-k 10, T 0.7, RAS, min_length_ratio 0.5, NAR expected T 0.5 (shipped)": SHIPPED,
     "top-k 5, T 0.5, RAS, min_length_ratio 0.5": {**SHIPPED, "top_k": 5, "temperature": 0.5},
     "top-k 10, T 0.7, RAS, min_length_ratio 0.7": {**SHIPPED, "min_length_ratio": 0.7},
     "top-k 10, T 0.85, RAS, min_length_ratio 0.5": {**SHIPPED, "temperature": 0.85},
+    "top-k 10, T 0.7, RAS, min_length_ratio 0.5, NAR expected T 1": {**SHIPPED, "nar_temperature": 1.0},
     # text guidance: for checkpoints trained with --text-dropout (valle.models.guidance)
     "guidance 1 on the recommended settings": {**SHIPPED, "guidance": 1.0},
     "guidance 2 on the recommended settings": {**SHIPPED, "guidance": 2.0},

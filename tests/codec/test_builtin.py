@@ -93,6 +93,23 @@ def test_decode_shapes_and_codebook_count(tiny_codec: BuiltinCodec, speech: torc
         tiny_codec.vocoder = "hifigan"
 
 
+def test_decode_frames_of_code_vectors_equals_decode(tiny_codec: BuiltinCodec, speech: torch.Tensor) -> None:
+    codes = tiny_codec.encode(speech[None])  # [1, 8, F]
+    vectors = tiny_codec.code_vectors()  # [Q, K, M]
+    assert vectors.shape == (8, tiny_codec.codebook_size, tiny_codec.mel.n_mels)
+    frames = sum(vectors[q][codes[0, q]] for q in range(8))  # [F, M]
+    tiny_codec.vocoder = "griffin-lim"  # fast; the vocoder is shared by both paths
+    try:
+        assert torch.allclose(tiny_codec.decode_frames(frames), tiny_codec.decode(codes), atol=1e-5)
+        first = vectors[0][codes[0, 0]]  # codebook 1 alone = decoding one codebook
+        assert torch.allclose(tiny_codec.decode_frames(first[None]), tiny_codec.decode(codes[:, :1]), atol=1e-5)
+        for bad, needle in [(frames[:0], "empty"), (frames[:, :5], r"\[B, F, 80\]"), (codes.float(), "80")]:
+            with pytest.raises(InvalidInputError, match=needle):
+                tiny_codec.decode_frames(bad)
+    finally:
+        tiny_codec.vocoder = "hifigan"
+
+
 def test_hifigan_round_trip_quality(tiny_codec: BuiltinCodec, speech: torch.Tensor) -> None:
     from valle.codec.hifigan import weights_path
 

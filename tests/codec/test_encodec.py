@@ -56,6 +56,16 @@ def test_decode_shape(encodec: EncodecCodec) -> None:
     assert encodec.decode(stacked[:, :1]).shape == (2, 25 * 320)
 
 
+def test_decode_frames_of_code_vectors_equals_decode(encodec: EncodecCodec) -> None:
+    codes = torch.stack(encodec.encode([_noise(8000, 6), _noise(8000, 7)]))  # [2, 8, 25]
+    vectors = encodec.code_vectors()  # [Q, K, D]: each residual layer's codebook in the latent space
+    assert vectors.shape == (8, 1024, 128)
+    frames = sum(vectors[q][codes[:, q]] for q in range(8))  # [2, 25, 128]
+    assert torch.allclose(encodec.decode_frames(frames), encodec.decode(codes), atol=1e-5)
+    soft = frames + 0.1 * vectors[3].mean(0)  # not the sum of any codes' vectors: still decodes
+    assert encodec.decode_frames(soft).shape == (2, 25 * 320)
+
+
 @pytest.fixture()
 def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Empty torch hub dir, no env var, and a download that fails like an offline machine."""

@@ -80,6 +80,7 @@ def test_continual_flag_takes_the_reference_spelling(exp_dir: Path, prompt_files
         (["--text-prompts", "", "--text", "Hi.", "--continual"], "leave --text out"),
         (["--top-p", "0", "--text", "Hi."], "top_p must lie in"),
         (["--guidance", "-1", "--text", "Hi."], "guidance must be a finite number >= 0"),
+        (["--nar-temperature", "-0.5", "--text", "Hi."], "nar_temperature must be a finite number >= 0"),
         (["--text", "Hi.", "--voice", "nobody"], "either --voice or --audio-prompts"),
     ],
 )

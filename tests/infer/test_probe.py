@@ -7,6 +7,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
@@ -15,6 +16,7 @@ from valle.cli import main
 from valle.demo.probe import probe_item
 from valle.errors import InvalidInputError
 from valle.models import build_model
+from valle.models.expected import ExpectedFrames
 
 
 @pytest.mark.parametrize("prepend_bos", [False, True])
@@ -48,6 +50,9 @@ def test_truth_keeps_the_recordings_codebook_1(synth, prompt_files) -> None:
     torch.testing.assert_close(truth.codes[:, 0], target[:, 0])
     assert truth.frame_accuracy == guess.frame_accuracy < 0.5  # an untrained model rarely guesses random codes
     assert not torch.equal(truth.codes[:, 0], guess.codes[:, 0])
+    vectors = synth.codec.code_vectors()
+    (frames,) = probe_item(synth, voice, "hello there", target, ["truth"], ExpectedFrames(vectors, 1e-6)).values()
+    torch.testing.assert_close(frames.codes, sum(vectors[k][truth.codes[:, k]] for k in range(q)))  # T -> 0: argmax
     with pytest.raises(InvalidInputError, match="unknown probe mode"):
         probe_item(synth, voice, "hello", target, ["free"])  # type: ignore[list-item]
     with pytest.raises(InvalidInputError, match="frames > 0"):
@@ -66,6 +71,18 @@ def test_cli_writes_each_modes_wavs_and_a_summary(exp_dir: Path, small_corpus: P
         assert row["items"] == 2 and 0 <= row["frame_accuracy"] <= 1 and row["ar_loss"] > 0
         wavs = sorted((out / mode).glob("*.wav"))
         assert len(wavs) == 2 and all(sf.info(str(w)).samplerate == 24_000 for w in wavs)
+
+
+def test_cli_nar_temperature_decodes_expected_frames(exp_dir: Path, small_corpus: Path, tmp_path: Path) -> None:
+    args = ["probe", str(exp_dir / "best.pt"), "--corpus", str(small_corpus), "--items", "1", "--no-score",
+            "--mode", "truth"]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "e"), "--nar-temperature", "0.5"]) == 0
+    assert json.loads((tmp_path / "e" / "probe.json").read_text())["nar_temperature"] == 0.5
+    (a,), (e,) = (sorted((tmp_path / d / "truth").glob("*.wav")) for d in "ae")
+    wa, we = sf.read(a)[0], sf.read(e)[0]
+    assert wa.shape == we.shape and np.abs(wa - we).max() > 1e-3  # same frames, codebooks 2-8 decoded apart
+    assert main([*args, "--out", str(tmp_path / "x"), "--nar-temperature", "-1"]) == 2
 
 
 def test_cli_bad_input_is_one_line_and_exit_2(exp_dir: Path, tmp_path: Path, capsys) -> None:

@@ -56,6 +56,25 @@ def test_guidance_is_model_generate_with_guidance_and_warns_on_an_untrained_chec
         synth.synthesize("How are you?", voice=voice, guidance=-1.0)
 
 
+def test_nar_temperature_decodes_expected_frames_of_the_same_ar_draws(synth: Synthesizer, prompt_files) -> None:
+    wav_path, transcript = prompt_files[1]
+    voice = synth.make_voice(wav_path, transcript)
+    kw = {"voice": voice, "top_k": 3, "seed": 7, "max_new_frames": 20}
+    argmax, _ = synth.synthesize("How are you?", **kw)
+    cold, _ = synth.synthesize("How are you?", **kw, nar_temperature=1e-6)  # the limit T -> 0 is the argmax
+    warm, _ = synth.synthesize("How are you?", **kw, nar_temperature=0.5)
+    assert len(cold) == len(warm) == len(argmax)  # the AR draws are the same; only codebooks 2-8 are decoded apart
+    np.testing.assert_allclose(cold, argmax, atol=1e-4)
+    assert np.abs(warm - argmax).max() > 1e-3
+    (pieces,) = synth.decode_requests([("How are you?", wav_path, transcript)]).pieces
+    assert pieces is not None and not pieces[0].dtype.is_floating_point  # the default (0): codes
+    frames = synth.decode_requests([SynthesisRequest("How are you?", voice=voice,
+                                                     options=synth.options.with_changes(nar_temperature=0.5))])
+    assert frames.pieces[0] is not None and frames.pieces[0][0].shape[1] == synth.codec.code_vectors().shape[2]
+    with pytest.raises(InvalidInputError, match="nar_temperature must be a finite number >= 0"):
+        synth.synthesize("How are you?", voice=voice, nar_temperature=float("nan"))
+
+
 def test_seeded_sampling_is_reproducible_and_seed_dependent(synth: Synthesizer, prompt_files) -> None:
     wav_path, transcript = prompt_files[0]
     voice = synth.make_voice(wav_path, transcript)

@@ -155,6 +155,47 @@ class AudioTokenizer(abc.ABC):
         codes = self._check_codes(codes)
         return self._decode_codes(codes)
 
+    def code_vectors(self) -> Tensor:
+        """[Q, K, D] the vector each code adds to the frames the decoder reads (`decode_frames`).
+
+        Why: decoding from vectors lets the NAR hand the decoder the expected vector under its
+        distribution instead of one code (`valle.models.expected`).
+
+        Raises:
+            InvalidInputError: this codec cannot decode from vectors.
+        """
+        raise InvalidInputError(
+            f"the {self.name} codec cannot decode expected frames; use nar_temperature 0 (argmax codes)"
+        )
+
+    @torch.no_grad()
+    def decode_frames(self, frames: Tensor) -> Tensor:
+        """Decode frames — sums of `code_vectors()` rows, one per codebook — to 24 kHz audio.
+
+        `decode_frames(sum_q code_vectors()[q][codes[q]])` is `decode(codes)`.
+
+        Args:
+            frames: float Tensor[B, F, D] (or [F, D] for a batch of one).
+
+        Returns:
+            float Tensor[B, F * 320] at 24 kHz.
+        """
+        frames = torch.as_tensor(frames)
+        if frames.dim() == 2:
+            frames = frames.unsqueeze(0)  # [1, F, D]
+        width = self.code_vectors().shape[2]
+        if frames.dim() != 3 or frames.shape[2] != width or not frames.dtype.is_floating_point:
+            raise InvalidInputError(
+                f"frames must be a float tensor [B, F, {width}], got {frames.dtype} of shape {tuple(frames.shape)}"
+            )
+        if frames.shape[0] == 0 or frames.shape[1] == 0:
+            raise InvalidInputError(f"frames of shape {tuple(frames.shape)} are empty; nothing to decode")
+        return self._decode_frames(frames.float())
+
+    def _decode_frames(self, frames: Tensor) -> Tensor:
+        """Float Tensor[B, F, D] (validated) -> float Tensor[B, F * 320] at 24 kHz (backends that have vectors)."""
+        raise NotImplementedError
+
     def _check_codes(self, codes: Tensor) -> Tensor:
         codes = torch.as_tensor(codes)
         if codes.dim() == 2:

@@ -151,6 +151,14 @@ class BuiltinCodec(AudioTokenizer):
         wavs = [self.vocode(m) for m in mels]
         return torch.stack(wavs)  # [B, F * 320]
 
+    def code_vectors(self) -> Tensor:
+        """[Q, K, M] the codebooks: a frame's normalised log-mel is the sum of one entry per codebook."""
+        return self.codebooks
+
+    def _decode_frames(self, frames: Tensor) -> Tensor:
+        z = frames.to(self.device)  # [B, F, M] normalised log-mel
+        return torch.stack([self.vocode((f * self.std + self.mean).T) for f in z])  # [B, F * 320]
+
     @torch.no_grad()
     def vocode(self, mel: Tensor) -> Tensor:
         """Log-mel Tensor[M, F] at 75 Hz -> Tensor[F * 320] at 24 kHz with the configured vocoder."""

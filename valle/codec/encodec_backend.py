@@ -140,6 +140,7 @@ class EncodecCodec(AudioTokenizer):
         self.model: Any = model.eval().to(self.device)  # encodec.model.EncodecModel (untyped package)
         self.weights = weights  # "official" or "random-seed-N": provenance, shown in `identity`
         self._hash = state_dict_hash(self.model)
+        self._vectors: Tensor | None = None  # code_vectors(), computed once
 
     @property
     def num_codebooks(self) -> int:
@@ -187,10 +188,24 @@ class EncodecCodec(AudioTokenizer):
         wav = self.model.decoder(emb)  # [B, 1, F * 320]
         return wav.squeeze(1).cpu()
 
+    def code_vectors(self) -> Tensor:
+        """[Q, K, D] each residual layer's decoded codebook: the encoder latent is the sum of one per layer."""
+        if self._vectors is None:
+            k = torch.arange(self.codebook_size, device=self.device)[None]  # [1, K]
+            with torch.no_grad():
+                layers = self.model.quantizer.vq.layers[: self.num_codebooks]
+                self._vectors = torch.stack([layer.decode(k)[0].T for layer in layers])  # [Q, K, D]
+        return self._vectors
+
+    def _decode_frames(self, frames: Tensor) -> Tensor:
+        wav = self.model.decoder(frames.to(self.device).transpose(1, 2))  # [B, 1, F * 320]
+        return wav.squeeze(1).cpu()
+
     def to(self, device: str | torch.device) -> EncodecCodec:
         """Move the model to `device`; returns self."""
         self.device = torch.device(device)
         self.model.to(self.device)
+        self._vectors = None
         return self
 
 

@@ -86,6 +86,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="EOS waits for this fraction of the length the prompt's speaking rate predicts (0: off)")  # fmt: skip
     s.add_argument("--guidance", type=float, default=None,
                    help="text guidance weight (0: off; for checkpoints trained with --text-dropout)")  # fmt: skip
+    s.add_argument("--nar-temperature", type=float, default=None,
+                   help="0: decode the NAR's argmax codes; > 0: the codec decodes the expected code vector under "
+                        "softmax(NAR logits / T) for codebooks 2-8 (the NAR never samples)")  # fmt: skip
     s.add_argument("--max-text-tokens", type=int, default=None, help="split longer texts into sentences (0: never)")
     s.add_argument(
         "--no-kv-cache", action="store_true", help="re-run the whole sequence per step (the reference's way)"
@@ -95,7 +98,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 # Flags that map one-to-one onto `SynthesisOptions` fields; unset ones keep the checkpoint's recommendation.
 OPTION_FLAGS = ("top_k", "top_p", "temperature", "ras", "ras_window", "ras_threshold", "seed", "batch_size",
-                "max_new_frames", "min_new_frames", "min_length_ratio", "guidance")  # fmt: skip
+                "max_new_frames", "min_new_frames", "min_length_ratio", "guidance", "nar_temperature")  # fmt: skip
 
 
 def option_changes(args: argparse.Namespace) -> dict[str, Any]:

@@ -18,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--codec", default=None, help="codec file (default: the one the checkpoint names or sits beside)")
     p.add_argument("--mode", action="append", choices=["truth", "one-step"], default=None,
                    help="repeatable; default both")
+    p.add_argument("--nar-temperature", type=float, default=0.0,
+                   help="0: the NAR's argmax codes; > 0: the codec decodes its expected code vectors (as valle infer)")
     p.add_argument("--no-score", action="store_true", help="skip valle eval (WER/SIM/DNSMOS): frame accuracy only")
     p.add_argument("--num-threads", type=int, default=1, help="torch CPU threads")
 
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     set_num_threads(args.num_threads)
     modes = tuple(dict.fromkeys(args.mode)) if args.mode else MODES
     summary = run_probe(args.checkpoint, args.corpus, args.out, count=args.items, modes=modes, codec=args.codec,
-                        score=not args.no_score)  # fmt: skip
+                        score=not args.no_score, nar_temperature=args.nar_temperature)  # fmt: skip
     columns = ["frame_accuracy", "ar_loss"] + ([] if args.no_score else ["wer", "sim_prompt_output", "dnsmos"])
     print("| codebook 1 from | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")

@@ -26,7 +26,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from valle.errors import InvalidInputError, MissingFileError
+from valle.errors import InvalidInputError, MissingFileError, require_finite_nonnegative
+from valle.models.expected import ExpectedFrames
 from valle.models.generate import decode_nar
 from valle.utils import atomic_write
 
@@ -41,7 +42,7 @@ MODES: tuple[Mode, ...] = ("truth", "one-step")
 class Probe:
     """One item's probe: the codes to vocode and how well the AR predicted the recording's codebook 1."""
 
-    codes: Tensor  # [T, Q] codebook 1 as chosen by the mode, codebooks 2.. from the NAR
+    codes: Tensor  # [T, Q] codebook 1 as chosen by the mode, codebooks 2.. from the NAR (or expected frames [T, D])
     frame_accuracy: float  # share of the T frames where the AR's argmax is the recording's code
     loss: float  # the AR's teacher-forced cross-entropy on the T frames (nats per frame)
 
@@ -70,7 +71,12 @@ def ar_target_logits(synth: Synthesizer, ids: Tensor, lens: Tensor, prompt: Tens
 
 
 def probe_item(
-    synth: Synthesizer, voice: Voice, text: str, target: Tensor, modes: Sequence[Mode] = MODES
+    synth: Synthesizer,
+    voice: Voice,
+    text: str,
+    target: Tensor,
+    modes: Sequence[Mode] = MODES,
+    expected: ExpectedFrames | None = None,
 ) -> dict[Mode, Probe]:
     """Codebook 1 by each mode for the recording `target` ([T, Q] codes of `text` in the voice's speaker), then the NAR.
 
@@ -98,7 +104,7 @@ def probe_item(
     for mode in modes:
         first = truth if mode == "truth" else guess
         with torch.inference_mode():
-            codes = decode_nar(model, ids, lens, prompt[None], first[None], enroll)[0]
+            codes = decode_nar(model, ids, lens, prompt[None], first[None], enroll, expected=expected)[0]
         probes[mode] = Probe(codes=codes.cpu(), frame_accuracy=accuracy, loss=loss)
     return probes
 
@@ -112,6 +118,7 @@ def run_probe(
     modes: Sequence[Mode] = MODES,
     codec: str | None = None,
     score: bool = True,
+    nar_temperature: float = 0.0,
 ) -> dict[str, dict[str, float]]:
     """Probe `count` of the demo's items (unseen test-clean voices of `corpus`) in every mode.
 
@@ -133,13 +140,15 @@ def run_probe(
     items = pick_items(corpus, count)
     if not items:
         raise MissingFileError(f"{corpus / 'test-clean'} holds no utterances with transcripts")
+    require_finite_nonnegative("--nar-temperature", nar_temperature)
     synth = Synthesizer.from_checkpoint(checkpoint, codec=codec)
+    expected = ExpectedFrames(synth.codec.code_vectors(), nar_temperature) if nar_temperature else None
     stats: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
     for it in tqdm(items, desc="probe"):
         voice = synth.make_voice(str(it.prompt), it.prompt_text, name=it.id)
         wav, _ = load_audio(it.ground_truth)
         target = synth.codec.encode([wav.to(synth.device)])[0].T.cpu()  # [T, Q]
-        for mode, probe in probe_item(synth, voice, it.text, target, modes).items():
+        for mode, probe in probe_item(synth, voice, it.text, target, modes, expected).items():
             stats[mode].append((probe.frame_accuracy, probe.loss))
             write_wav(out / mode / f"{it.id}.wav", synth.vocode(probe.codes), synth.sample_rate)
     summary: dict[str, dict[str, float]] = {}
@@ -153,5 +162,6 @@ def run_probe(
                      for it in items]  # fmt: skip
             summary[mode].update(summarize(evaluate(evals, progress=False)))
     with atomic_write(out / "probe.json") as tmp:
-        tmp.write_text(json.dumps({"checkpoint": str(checkpoint), "summary": summary}, indent=1))
+        tmp.write_text(json.dumps({"checkpoint": str(checkpoint), "nar_temperature": nar_temperature, "summary": summary},
+                                  indent=1))
     return summary

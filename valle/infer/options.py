@@ -33,6 +33,9 @@ class SynthesisOptions:
     # ends in silence, and a small model's likeliest next code is then EOS
     guidance: float = 0.0  # text guidance weight w: the AR samples from l_c + w (l_c - l_u), l_u = its logits
     # without the text (valle.models.guidance); for checkpoints trained with --text-dropout; 0 = off
+    nar_temperature: float = 0.0  # 0 = the NAR's argmax codes (the reference); > 0 = the codec decodes the
+    # expected code vector under softmax(NAR logits / this) for codebooks 2-8 (valle.models.expected); the
+    # NAR never samples
     use_cache: bool = True  # KV-cached AR decoding (False re-runs the sequence per step, as the reference)
     batch_size: int = 8  # items decoded together by `synthesize_batch` (and sentences of a long text)
     max_text_tokens: int | None = 150  # longer texts are split into sentences of at most this many tokens;
@@ -58,6 +61,7 @@ class SynthesisOptions:
             raise InvalidInputError(f"min_new_frames must be >= 0, got {self.min_new_frames}")
         require_finite_nonnegative("min_length_ratio", self.min_length_ratio)
         require_finite_nonnegative("guidance", self.guidance)
+        require_finite_nonnegative("nar_temperature", self.nar_temperature)
         if self.max_new_frames is not None and self.max_new_frames < max(1, self.min_new_frames):
             raise InvalidInputError(
                 f"max_new_frames ({self.max_new_frames}) must be >= 1 and >= min_new_frames ({self.min_new_frames})"

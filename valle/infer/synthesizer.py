@@ -37,6 +37,7 @@ from valle.infer.sampling import make_sampler
 from valle.infer.text_split import split_text
 from valle.infer.voice import Voice, find_voice
 from valle.models import VALLE
+from valle.models.expected import ExpectedFrames
 from valle.models.generate import decode_nar, generate_batch
 from valle.text import TextTokenCollater, TextTokenizer
 
@@ -73,7 +74,8 @@ class DecodedRequests:
     """Codes of decoded requests, ready for `Synthesizer.render` (`decode_requests`' result).
 
     Attributes:
-        pieces: per request, the codes [N, Q] of each of its pieces in order (None: the request was skipped).
+        pieces: per request, the codes [N, Q] of each of its pieces in order, or its expected frames [N, D]
+            with `nar_temperature > 0` (None: the request was skipped).
         pauses: per request, seconds of silence between its pieces.
     """
 
@@ -400,14 +402,19 @@ class Synthesizer:
         ids, lens = ids.to(self.device), lens.to(self.device)
         with torch.inference_mode():
             keep_text = torch.tensor([2], device=self.device)  # modes 2/4: the NAR reads the whole transcript
-            codes = decode_nar(self.model, ids, lens, y[None, :prefix], y[None, prefix:, 0], keep_text)
+            t = self.options.nar_temperature
+            expected = ExpectedFrames(self.codec.code_vectors(), t) if t else None
+            codes = decode_nar(self.model, ids, lens, y[None, :prefix], y[None, prefix:, 0], keep_text, expected=expected)
         return self.vocode(codes[0]), self.sample_rate
 
     def vocode(self, codes: Tensor) -> np.ndarray:
-        """Codes [N, Q] -> float32 waveform [N * 320] (empty for N = 0)."""
+        """Codes [N, Q] (or expected frames [N, D], float) -> float32 waveform [N * 320] (empty for N = 0)."""
         if codes.shape[0] == 0:
             return np.zeros(0, dtype=np.float32)
-        wav = self.codec.decode(codes.T.unsqueeze(0))  # [1, N * 320]
+        if codes.dtype.is_floating_point:  # expected frames (nar_temperature > 0)
+            wav = self.codec.decode_frames(codes.unsqueeze(0))
+        else:
+            wav = self.codec.decode(codes.T.unsqueeze(0))  # [1, N * 320]
         return wav[0, : codes.shape[0] * self.codec.hop_length].detach().float().cpu().numpy()
 
     # ------------------------------------------------------------------ internals
@@ -509,11 +516,12 @@ class Synthesizer:
         prompts = pad_sequence([j.prompt for j in jobs], batch_first=True).to(dev)  # [B, P, Q]
         prompt_lens = torch.tensor([j.prompt.shape[0] for j in jobs], device=dev)
         enroll = torch.tensor([j.enroll_len for j in jobs], device=dev)
+        expected = ExpectedFrames(self.codec.code_vectors(), opts.nar_temperature) if opts.nar_temperature else None
         with torch.inference_mode():
             return generate_batch(
                 self.model, x, x_lens, prompts, prompt_lens, enroll,
                 max_new_frames=opts.max_new_frames, min_new_frames=[j.min_frames(opts) for j in jobs],
-                use_cache=opts.use_cache, guidance=opts.guidance,
+                use_cache=opts.use_cache, guidance=opts.guidance, expected=expected,
                 sampler=make_sampler(opts, len(jobs), dev), names=[j.name for j in jobs],
             )  # fmt: skip
 

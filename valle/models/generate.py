@@ -38,6 +38,7 @@ from torch.overrides import TorchFunctionMode
 
 from valle.errors import InvalidInputError, require_finite_nonnegative
 from valle.models.config import PrefixMode
+from valle.models.expected import ExpectedFrames
 from valle.models.guidance import guide, with_empty_text
 from valle.models.kv_cache import KVCache
 from valle.models.masks import lengths_to_valid
@@ -181,6 +182,7 @@ def generate_batch(
     sampler: Sampler | None = None,
     names: Sequence[str] | None = None,
     guidance: float = 0.0,
+    expected: ExpectedFrames | None = None,
 ) -> list[Tensor]:
     """Decode B utterances with different texts and prompts at once; each row as if decoded alone.
 
@@ -199,9 +201,11 @@ def generate_batch(
         guidance: text guidance weight w (`valle.models.guidance`): the AR samples from
             `l_c + w (l_c - l_u)`, running each row a second time with the empty text; 0 = off.  Meant for
             models trained with `--text-dropout`.
+        expected: the NAR returns expected frames for the codec's decoder instead of codes (`decode_nar`).
 
     Returns:
-        B tensors [N_b, Q] int64: the generated frames of each row (N_b may be 0 with `min_new_frames=0`).
+        B tensors [N_b, Q] int64: the generated frames of each row (N_b may be 0 with `min_new_frames=0`);
+        with `expected`, B float tensors [N_b, D] of expected frames (`AudioTokenizer.decode_frames`).
     """
     model.check_inputs(x, x_lens)
     b = x.shape[0]
@@ -234,10 +238,14 @@ def generate_batch(
         model, x, x_lens, first, prompt_lens, caps, mins, use_cache, sampler, labels, guidance
     )
     q = c.num_quantizers
-    if q == 1 or int(gen_lens.max()) == 0:
-        codes = F.pad(generated.unsqueeze(-1), (0, q - 1))  # [B, N, Q], codebooks 2.. unused
+    if q > 1 and int(gen_lens.max()) > 0:
+        codes = decode_nar(
+            model, x, x_lens, prompt_codes, generated, enroll_x_lens, prompt_lens, gen_lens, expected
+        )  # [B, N, Q] or [B, N, D]
+    elif expected is not None:  # no NAR stages (or no frames): codebook 1's vectors alone
+        codes = expected.first(generated.clamp(max=c.num_audio_tokens - 1))
     else:
-        codes = decode_nar(model, x, x_lens, prompt_codes, generated, enroll_x_lens, prompt_lens, gen_lens)
+        codes = F.pad(generated.unsqueeze(-1), (0, q - 1))  # [B, N, Q], codebooks 2.. unused
     return [codes[i, : int(gen_lens[i])] for i in range(b)]
 
 
@@ -483,8 +491,13 @@ def decode_nar(
     enroll_x_lens: Tensor | None,
     prompt_lens: Tensor | None = None,
     gen_lens: Tensor | None = None,
+    expected: ExpectedFrames | None = None,
 ) -> Tensor:
     """NAR stages 1..Q-1 by argmax over a padded batch; returns [B, N, Q] (codebook 0 = `generated`).
+
+    With `expected`, returns instead the frames [B, N, D] the codec's decoder reads: codebook 1's vector
+    plus, for each later codebook, the expected vector under the NAR's distribution (`valle.models.expected`);
+    the stages still feed each other their argmax codes.  Padded frames are zero in both.
 
     Row b's NAR input is `[prompt_b (P_b frames) ; generated_b (N_b frames)]`, right-padded to L frames.
     Also the reference's `continual` mode: there `generated` is the ground-truth codebook 1 of the rest of
@@ -494,6 +507,7 @@ def decode_nar(
         x, x_lens: AR text ids and lengths.  prompt_codes: [B, P, Q].  generated: [B, N] codebook-1 ids.
         enroll_x_lens: prefix modes 2/4: [B] prompt transcript lengths (with BOS/EOS).
         prompt_lens, gen_lens: [B] real lengths (None = all P / all N).
+        expected: return expected frames instead of codes (see above).
     """
     c = model.config
     b, q, n_max = x.shape[0], c.num_quantizers, generated.shape[1]
@@ -519,18 +533,24 @@ def decode_nar(
     j = torch.arange(n_max, device=dev)
     slot = torch.where(j < g_lens.unsqueeze(1), p_lens.unsqueeze(1) + j, length)  # [B, N]
     codes = [generated]
+    if expected is not None:
+        expected.check(q, c.num_audio_tokens)
+        frames = expected.first(generated.clamp(max=c.num_audio_tokens - 1))  # [B, N, D]
     for stage in range(1, q):
         h = model.nar_hidden(text_emb, text_valid, emb, valid, stage)  # [B, L, D]
         h_gen = h.gather(1, slot.clamp(max=length - 1).unsqueeze(-1).expand(-1, -1, h.shape[-1]))  # [B, N, D]
-        ids = model.nar_predict_layers[stage - 1](h_gen).argmax(dim=-1)  # [B, N]
+        logits = model.nar_predict_layers[stage - 1](h_gen)  # [B, N, V]
+        ids = logits.argmax(dim=-1)  # [B, N]
         codes.append(ids)
+        if expected is not None:
+            frames = frames + expected.expected(stage, logits)
         if stage < q - 1:
             stage_codes = F.pad(full[..., stage], (0, 1)).scatter(1, slot, ids)[:, :length]  # [B, L]
             add = model.nar_audio_embeddings[stage](stage_codes)
             if c.prefix_mode != PrefixMode.NONE:  # prompt frames already embed all codebooks
                 add = add * (~is_prompt).unsqueeze(-1)
             emb = emb + add
-    out = torch.stack(codes, dim=-1)  # [B, N, Q]
+    out = frames if expected is not None else torch.stack(codes, dim=-1)  # [B, N, D] or [B, N, Q]
     return out.masked_fill(~lengths_to_valid(g_lens, n_max).unsqueeze(-1), 0)
 
 
