@@ -268,6 +268,10 @@ def test_continual_resynthesizes_after_the_first_half(synth: Synthesizer, prompt
     wav, _ = synth.continual(wav_path, transcript)
     prefix = min(frames // 2, 225)
     assert len(wav) == (frames - prefix) * HOP
+    soft = copy.copy(synth)
+    soft.options = synth.options.with_changes(nar_temperature=0.5)  # continual follows the synthesizer's options
+    wav_soft, _ = soft.continual(wav_path, transcript)
+    assert len(wav_soft) == len(wav) and np.abs(wav_soft - wav).max() > 1e-3
 
 
 def test_codec_is_found_next_to_the_checkpoint_or_given(exp_dir: Path, tmp_path: Path, small_corpus: Path) -> None:

@@ -142,7 +142,7 @@ def run_probe(
         raise MissingFileError(f"{corpus / 'test-clean'} holds no utterances with transcripts")
     require_finite_nonnegative("--nar-temperature", nar_temperature)
     synth = Synthesizer.from_checkpoint(checkpoint, codec=codec)
-    expected = ExpectedFrames(synth.codec.code_vectors(), nar_temperature) if nar_temperature else None
+    expected = synth.expected_frames(nar_temperature)
     stats: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
     for it in tqdm(items, desc="probe"):
         voice = synth.make_voice(str(it.prompt), it.prompt_text, name=it.id)

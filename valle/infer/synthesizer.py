@@ -402,10 +402,13 @@ class Synthesizer:
         ids, lens = ids.to(self.device), lens.to(self.device)
         with torch.inference_mode():
             keep_text = torch.tensor([2], device=self.device)  # modes 2/4: the NAR reads the whole transcript
-            t = self.options.nar_temperature
-            expected = ExpectedFrames(self.codec.code_vectors(), t) if t else None
+            expected = self.expected_frames(self.options.nar_temperature)
             codes = decode_nar(self.model, ids, lens, y[None, :prefix], y[None, prefix:, 0], keep_text, expected=expected)
         return self.vocode(codes[0]), self.sample_rate
+
+    def expected_frames(self, nar_temperature: float) -> ExpectedFrames | None:
+        """What the NAR needs to return expected frames at this temperature (None at 0: argmax codes)."""
+        return ExpectedFrames(self.codec.code_vectors(), nar_temperature) if nar_temperature else None
 
     def vocode(self, codes: Tensor) -> np.ndarray:
         """Codes [N, Q] (or expected frames [N, D], float) -> float32 waveform [N * 320] (empty for N = 0)."""
@@ -516,7 +519,7 @@ class Synthesizer:
         prompts = pad_sequence([j.prompt for j in jobs], batch_first=True).to(dev)  # [B, P, Q]
         prompt_lens = torch.tensor([j.prompt.shape[0] for j in jobs], device=dev)
         enroll = torch.tensor([j.enroll_len for j in jobs], device=dev)
-        expected = ExpectedFrames(self.codec.code_vectors(), opts.nar_temperature) if opts.nar_temperature else None
+        expected = self.expected_frames(opts.nar_temperature)
         with torch.inference_mode():
             return generate_batch(
                 self.model, x, x_lens, prompts, prompt_lens, enroll,
