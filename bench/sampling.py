@@ -41,6 +41,7 @@ SETTINGS: dict[str, dict[str, object]] = {
     "top-k 10, T 0.7, RAS, min_length_ratio 0.7": {**SHIPPED, "min_length_ratio": 0.7},
     "top-k 10, T 0.85, RAS, min_length_ratio 0.5": {**SHIPPED, "temperature": 0.85},
     "top-k 10, T 0.7, RAS, min_length_ratio 0.5, NAR expected T 1": {**SHIPPED, "nar_temperature": 1.0},
+    "top-k 10, T 0.7, RAS, min_length_ratio 0.5, NAR expected T 0.3": {**SHIPPED, "nar_temperature": 0.3},
     # text guidance: for checkpoints trained with --text-dropout (valle.models.guidance)
     "guidance 1 on the recommended settings": {**SHIPPED, "guidance": 1.0},
     "guidance 2 on the recommended settings": {**SHIPPED, "guidance": 2.0},

@@ -162,6 +162,6 @@ def run_probe(
                      for it in items]  # fmt: skip
             summary[mode].update(summarize(evaluate(evals, progress=False)))
     with atomic_write(out / "probe.json") as tmp:
-        tmp.write_text(json.dumps({"checkpoint": str(checkpoint), "nar_temperature": nar_temperature, "summary": summary},
-                                  indent=1))
+        record = {"checkpoint": str(checkpoint), "nar_temperature": nar_temperature, "summary": summary}
+        tmp.write_text(json.dumps(record, indent=1))
     return summary

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 # outputs were empty without it).  On the shipped model: no empty outputs and DNSMOS 2.77 (from 2.23-2.63); the
 # WER gain is within the seed-to-seed noise (bench/sampling.py, docs/pretrained).
 # The codec decodes the NAR's expected code vectors at temperature 0.5 rather than its argmax codes
-# (valle.models.expected): on the shipped model, with the same AR draws, WER 0.655 -> 0.58 over 32 items x 4 seeds.
+# (valle.models.expected): on the shipped model, with the same AR draws, WER 0.655 -> 0.572 over 32 items x 4 seeds.
 # These are also the settings the shipped checkpoint recommends (`valle export-model --synthesis`).
 SAMPLING = {"top_k": 10, "temperature": 0.7, "ras": True, "min_length_ratio": 0.5, "nar_temperature": 0.5, "seed": 0}
 

@@ -403,7 +403,9 @@ class Synthesizer:
         with torch.inference_mode():
             keep_text = torch.tensor([2], device=self.device)  # modes 2/4: the NAR reads the whole transcript
             expected = self.expected_frames(self.options.nar_temperature)
-            codes = decode_nar(self.model, ids, lens, y[None, :prefix], y[None, prefix:, 0], keep_text, expected=expected)
+            codes = decode_nar(
+                self.model, ids, lens, y[None, :prefix], y[None, prefix:, 0], keep_text, expected=expected
+            )
         return self.vocode(codes[0]), self.sample_rate
 
     def expected_frames(self, nar_temperature: float) -> ExpectedFrames | None:
