@@ -138,16 +138,19 @@ def test_a_crash_in_the_codec_is_a_500_for_that_job_only(make_app, prompt_bytes:
         assert engine.batcher.stats.sizes[2] == 1  # the two travelled as one batch
 
 
+@pytest.mark.parametrize("nar_temperature", [0.0, 0.5], ids=["codes", "expected-frames"])
 def test_overlapped_vocoding_gives_the_audio_of_the_one_thread_path(make_app, prompt_bytes: bytes,
-                                                                    tmp_path) -> None:  # fmt: skip
-    """The vocoder thread changes when audio is made, never what: same jobs, same samples, either way."""
+                                                                    tmp_path, nar_temperature: float) -> None:  # fmt: skip
+    """The vocoder thread changes when audio is made, never what: same jobs, same samples, either way (codes or
+    expected NAR frames)."""
     outs = {}
     for overlap in (True, False):
         app = make_app(max_batch=8, max_wait_ms=300, overlap_vocoder=overlap, voices_dir=tmp_path / f"v{overlap}")
         engine = app.state.engine
         with TestClient(app) as c:
             add_voice(c, prompt_bytes)
-            voice, options = app.state.voices.get("alice"), engine.options_for(seed=3, top_k=5)
+            voice = app.state.voices.get("alice")
+            options = engine.options_for(seed=3, top_k=5, nar_temperature=nar_temperature)
             futures = [engine.submit(SpeechJob(t, voice, options)) for t in ("Hello there.", "Good night. Sleep well.")]
             outs[overlap] = [f.result(30) for f in futures]
             assert (engine._vocoder is not None) == overlap
