@@ -52,8 +52,12 @@ class ExpectedFrames:
             )
 
     def first(self, codes: Tensor) -> Tensor:
-        """Codebook 1's vectors for its codes [B, N] (the AR's draw, used as it is) -> [B, N, D]."""
-        return self.vectors[0].to(codes.device)[codes]
+        """Codebook 1's vectors for its codes [B, N] (the AR's draw, used as it is) -> [B, N, D].
+
+        EOS/padding ids past the table are clamped: their frames lie beyond each row's length and are dropped.
+        """
+        table = self.vectors[0].to(codes.device)
+        return table[codes.clamp(max=table.shape[0] - 1)]
 
     def expected(self, stage: int, logits: Tensor) -> Tensor:
         """Codebook `stage`'s expected vector under `softmax(logits / T)` for logits [B, N, >= K] -> [B, N, D]."""

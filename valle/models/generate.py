@@ -243,7 +243,7 @@ def generate_batch(
             model, x, x_lens, prompt_codes, generated, enroll_x_lens, prompt_lens, gen_lens, expected
         )  # [B, N, Q] or [B, N, D]
     elif expected is not None:  # no NAR stages (or no frames): codebook 1's vectors alone
-        codes = expected.first(generated.clamp(max=c.num_audio_tokens - 1))
+        codes = expected.first(generated)
     else:
         codes = F.pad(generated.unsqueeze(-1), (0, q - 1))  # [B, N, Q], codebooks 2.. unused
     return [codes[i, : int(gen_lens[i])] for i in range(b)]
@@ -535,7 +535,7 @@ def decode_nar(
     codes = [generated]
     if expected is not None:
         expected.check(q, c.num_audio_tokens)
-        frames = expected.first(generated.clamp(max=c.num_audio_tokens - 1))  # [B, N, D]
+        frames = expected.first(generated)  # [B, N, D]
     for stage in range(1, q):
         h = model.nar_hidden(text_emb, text_valid, emb, valid, stage)  # [B, L, D]
         h_gen = h.gather(1, slot.clamp(max=length - 1).unsqueeze(-1).expand(-1, -1, h.shape[-1]))  # [B, N, D]
