@@ -1,6 +1,7 @@
 """Training throughput: audio frames per second of one trainer step (forward + backward + optimizer).
 
-The step is the one `valle.train` runs: autocast context (fp32 on CPU, bf16 on a GPU), the model's training
+The step is the one `valle.train` runs: autocast context (fp32 on CPU, bf16 on a GPU unless --precisions says
+otherwise: fp32, bf16, and bf16 with the attention blocks in float32 as `--fp32-attention true`), the model's training
 forward with `train_stage` 0 (AR + one random NAR stage), backward, gradient-norm check, ScaledAdam step.
 The batch is fixed for every configuration - B utterances of T frames (8 codebooks) with S text tokens.
 The default B = 2 (x 375 frames, 80 tokens) is a quarter of the reference measurement in shared/NOTES.md
@@ -9,6 +10,7 @@ The default B = 2 (x 375 frames, 80 tokens) is a quarter of the reference measur
 
     .venv/bin/python bench/train.py                       # default (12 x 1024) and small (6 x 256), 1 and 2 threads
     .venv/bin/python bench/train.py --configs small --batch 8 --steps 5
+    python bench/train.py --configs default,small --precisions fp32,bf16,bf16-fp32attn --batch 8   # on a GPU
 
 Prints a Markdown table; "audio frames/s" = B * T / seconds per step (75 frames = 1 s of audio).
 """
@@ -33,6 +35,7 @@ CONFIGS = {  # name -> ModelConfig overrides (everything else: the reference def
     "tiny": {"decoder_dim": 128, "nhead": 4, "num_decoder_layers": 4},
     "tiny-no-attn-dropout": {"decoder_dim": 128, "nhead": 4, "num_decoder_layers": 4, "attention_dropout": 0.0},
 }
+PRECISIONS = ("fp32", "bf16", "bf16-fp32attn")  # bf16-fp32attn: `valle train --dtype bfloat16 --fp32-attention true`
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,6 +48,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=2, help="timed steps (median reported)")
     p.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--precisions", default=None,
+                   help=f"comma-separated: {', '.join(PRECISIONS)} (default: bf16 on a GPU, fp32 on a CPU)")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: NAME:THREADS in a child process
     return p.parse_args()
 
@@ -59,20 +64,24 @@ def make_batch(args: argparse.Namespace, device: torch.device) -> dict[str, torc
     }
 
 
-def time_steps(name: str, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
+def time_steps(name: str, precision: str, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
     """Seconds of each timed step, parameter count and peak memory of one configuration (in this process)."""
     from valle.models import ModelConfig, PrefixMode, build_model
+    from valle.models.attention import use_float32_attention
     from valle.train import TrainConfig
     from valle.train.setup import build_optimizer
 
     torch.manual_seed(0)
     model_cfg = ModelConfig(prefix_mode=PrefixMode.START).replace(**CONFIGS[name])
     model = build_model(model_cfg).to(device).train()
+    if precision == "bf16-fp32attn":
+        use_float32_attention(model)
     params = list(model.parameters())
     optimizer = build_optimizer(TrainConfig(model=model_cfg), params)
     batch = make_batch(args, device)
     generator = torch.Generator().manual_seed(0)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if precision != "fp32"
+                else contextlib.nullcontext())  # fmt: skip
     times = []
     for i in range(args.warmup + args.steps):
         if device.type == "cuda":
@@ -101,29 +110,35 @@ def main() -> None:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))  # fmt: skip
     if args.one:  # child process: one configuration, so peak memory is its own
-        name, threads = args.one.split(":")
+        name, threads, precision = args.one.split(":")
         torch.set_num_threads(int(threads))
-        print(json.dumps(time_steps(name, args, device)))
+        print(json.dumps(time_steps(name, precision, args, device)))
         return
     threads = [int(t) for t in args.threads.split(",")] if device.type == "cpu" else [torch.get_num_threads()]
-    dtype = "bf16" if device.type == "cuda" else "fp32"
+    precisions = args.precisions.split(",") if args.precisions else ["bf16" if device.type == "cuda" else "fp32"]
+    bad = [p for p in precisions if p not in PRECISIONS]
+    if bad:
+        raise SystemExit(f"--precisions: unknown {', '.join(bad)}; choose from {', '.join(PRECISIONS)}")
     print(f"batch {args.batch} x {args.frames} frames x 8 codebooks, {args.text} text tokens, train_stage 0, "
-          f"ScaledAdam, {dtype} on {device}; median of {args.steps} step(s) after {args.warmup} warmup")  # fmt: skip
+          f"ScaledAdam on {device}; median of {args.steps} step(s) after {args.warmup} warmup")  # fmt: skip
     print()
-    print("| config | params | threads | s/step | audio frames/s | x real time | peak memory |")
-    print("|---|---|---|---|---|---|---|")
+    print("| config | params | precision | threads | s/step | audio frames/s | x real time | peak memory |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in args.configs.split(","):
-        for t in threads:
-            child = [sys.executable, __file__, "--one", f"{name}:{t}", *sys.argv[1:]]
-            out = subprocess.run(child, capture_output=True, text=True, check=False)
-            if out.returncode != 0:
-                print(f"| {name} | - | {t} | failed: {out.stderr.strip().splitlines()[-1:]} | | | |", flush=True)
-                continue
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            fps = args.batch * args.frames / r["step"]
-            c = CONFIGS[name]
-            print(f"| {name} ({c['num_decoder_layers']} x {c['decoder_dim']}) | {r['params']:.1f} M | {t} | "
-                  f"{r['step']:.2f} | {fps:.0f} | {fps / 75:.2f} | {r['peak_gib']:.1f} GiB |", flush=True)  # fmt: skip
+        for precision in precisions:
+            for t in threads:
+                child = [sys.executable, __file__, "--one", f"{name}:{t}:{precision}", *sys.argv[1:]]
+                out = subprocess.run(child, capture_output=True, text=True, check=False)
+                if out.returncode != 0:
+                    err = out.stderr.strip().splitlines()[-1:]
+                    print(f"| {name} | - | {precision} | {t} | failed: {err} | | | |", flush=True)
+                    continue
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                fps = args.batch * args.frames / r["step"]
+                c = CONFIGS[name]
+                print(f"| {name} ({c['num_decoder_layers']} x {c['decoder_dim']}) | {r['params']:.1f} M | {precision} | "
+                      f"{t} | {r['step']:.2f} | {fps:.0f} | {fps / 75:.2f} | {r['peak_gib']:.1f} GiB |",
+                      flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -100,7 +100,8 @@ def test_synthetic_train_recipe_prepares_and_trains_with_profile_overrides(tmp_p
     """egs/synthetic/train.sh stages 0-5 at toy size: corpus, shipped codec, tokens, a 2-step training run."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     args = ["--stop-stage", "5", "--speakers", "3", "--utterances-per-speaker", "4", "--decoder-dim", "32",
-            "--nhead", "2", "--num-decoder-layers", "1", "--max-minutes", "0", "--max-steps", "2", "--num-jobs", "1"]
+            "--nhead", "2", "--num-decoder-layers", "1", "--max-minutes", "0", "--max-steps", "2", "--num-jobs", "1",
+            "--fp32-attention", "true"]
     out = subprocess.run(["bash", str(REPO / "egs/synthetic/train.sh"), *args], cwd=tmp_path, env=env,
                          capture_output=True, text=True, check=False, timeout=600)  # fmt: skip
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
@@ -113,7 +114,9 @@ def test_synthetic_train_recipe_prepares_and_trains_with_profile_overrides(tmp_p
     from valle.models import read_checkpoint_dict
 
     latest = (tmp_path / "exp" / "latest.txt").read_text().strip()
-    assert read_checkpoint_dict(tmp_path / "exp" / latest)["state"]["step"] == 2  # --max-steps reached valle train
+    written = read_checkpoint_dict(tmp_path / "exp" / latest)
+    assert written["state"]["step"] == 2  # --max-steps reached valle train
+    assert written["train_config"]["fp32_attention"] is True  # and so did --fp32-attention
     bad = subprocess.run(["bash", str(REPO / "egs/synthetic/train.sh"), "--profile", "tpu"], cwd=tmp_path,
                          capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
     assert bad.returncode == 2 and "cpu, gpu-small or gpu" in bad.stderr
