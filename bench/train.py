@@ -50,7 +50,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--precisions", default=None,
                    help=f"comma-separated: {', '.join(PRECISIONS)} (default: bf16 on a GPU, fp32 on a CPU)")
-    p.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: NAME:THREADS in a child process
+    p.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: NAME:THREADS:PRECISION in a child process
     return p.parse_args()
 
 
