@@ -1,8 +1,8 @@
 """Weight averaging of finished checkpoints ("model soup"): the element-wise weighted mean of N models' weights.
 
 Why: checkpoints that share an origin (epochs of one run, or fine-tunes started from one checkpoint) lie in one
-basin of the loss, and their mean often generalises better than any of them; the shipped stage 7 is stage 6
-with its AR averaged with a GPU fine-tune of it (docs/pretrained).  This is the offline counterpart of
+basin of the loss, and their mean often generalises better than any of them; stage 7 of the shipped model
+was stage 6 with its AR averaged with a GPU fine-tune of it (docs/pretrained).  This is the offline counterpart of
 `--average-period` (valle.train.averaging, a running mean during one run), like icefall's `--avg` at decode time.
 
 The checkpoints must describe the same network: the same model config (the weights would not line up
