@@ -18,7 +18,6 @@ Prints a Markdown table; "audio frames/s" = B * T / seconds per step (75 frames 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import resource
 import statistics
@@ -80,8 +79,7 @@ def time_steps(name: str, precision: str, args: argparse.Namespace, device: torc
     optimizer = build_optimizer(TrainConfig(model=model_cfg), params)
     batch = make_batch(args, device)
     generator = torch.Generator().manual_seed(0)
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if precision != "fp32"
-                else contextlib.nullcontext())  # fmt: skip
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision != "fp32")
     times = []
     for i in range(args.warmup + args.steps):
         if device.type == "cuda":
