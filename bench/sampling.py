@@ -77,6 +77,7 @@ def main() -> None:
 
     from valle.demo.speak import forget_stale_outputs, pick_items, speak_system, system_stamp, untrained_like
     from valle.eval.evaluate import EvalItem, evaluate, summarize
+    from valle.eval.metrics import max_units_per_second
     from valle.infer import Synthesizer
 
     torch.set_num_threads(2)
@@ -106,12 +107,14 @@ def main() -> None:
             ratio = statistics.mean(d / t for d, t in zip(durations, truth_seconds))
             rows.append({"setting": name, "seed": seed, "empty": empty, "duration_ratio": ratio, **summary})
             print(json.dumps(rows[-1]), flush=True)
-    print(f"\n{args.checkpoint}, {len(items)} unseen-voice items (empty = shorter than 0.1 s)\n")
-    print("| setting | seed | WER ↓ | median WER ↓ | SIM ↑ | DNSMOS ↑ | empty | duration / truth |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"\n{args.checkpoint}, {len(items)} unseen-voice items (empty = shorter than 0.1 s; too fast = heard as "
+          f"over {max_units_per_second():g} words/s, babble heard as words)\n")
+    print("| setting | seed | WER ↓ | median WER ↓ | too fast | SIM ↑ | DNSMOS ↑ | empty | duration / truth |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         keys = ("wer", "wer_median", "sim_prompt_output")
         cells = [f"{r[k]:.3f}" if isinstance(r.get(k), float) else "-" for k in keys]
+        cells.insert(2, str(r.get("too_fast", "-")))
         mos = f"{r['dnsmos']:.2f}" if isinstance(r.get("dnsmos"), float) else "-"
         print(f"| {r['setting']} | {r['seed']} | {' | '.join(cells)} | {mos} | {r['empty']} | {r['duration_ratio']:.2f} |")
     if args.json:

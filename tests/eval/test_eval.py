@@ -26,11 +26,23 @@ def test_normalize_and_wer() -> None:
 def test_summary_gives_the_median_item_wer_beside_the_mean() -> None:
     from valle.eval.evaluate import EvalResult
 
-    results = [EvalResult("a.wav", "x", wer, 2.5, 0.7) for wer in (0.25, 0.5, 0.75, 5.77)]  # one babble item
+    rates = (2.5, 3.0, None, 13.2)  # words a second; None: a silent output
+    results = [EvalResult("a.wav", "x", wer, 2.5, 0.7, units_per_second=r) for wer, r in zip((0.25, 0.5, 0.75, 5.77), rates)]
     s = summarize(results)
     assert s["items"] == 4 and s["wer"] == pytest.approx(1.8175) and s["wer_median"] == pytest.approx(0.625)
     assert s["sim_prompt_output"] == pytest.approx(0.7) and s["sim_prompt_truth"] is None
-    assert summarize([])["wer_median"] is None
+    assert s["too_fast"] == 1  # the babble item, heard at 13 words a second
+    assert summarize(results[:1] * 2 + [EvalResult("b.wav", "x", 1.0, 2.0, units_per_second=8.0)], "zh")["too_fast"] == 0
+    assert summarize([])["wer_median"] is None and summarize([])["too_fast"] is None
+
+
+def test_spoken_units_count_what_the_wer_counts() -> None:
+    from valle.eval.metrics import max_units_per_second, spoken_units, too_fast
+
+    assert spoken_units("Dr. Smith paid $5!") == 4 and spoken_units("") == 0
+    assert spoken_units("你好，世界。", "zh") == 4
+    assert max_units_per_second("en") == 6.0 and max_units_per_second("zh-cn") == 9.0
+    assert too_fast(6.5) and not too_fast(5.9) and not too_fast(None) and not too_fast(8.5, "zh")
 
 
 def _flite_items(corpus: Path) -> list[EvalItem]:
@@ -58,7 +70,7 @@ def test_metrics_separate_speech_from_noise(small_corpus: Path, tmp_path: Path) 
     sf.write(noise_path, np.random.default_rng(0).normal(0, 0.3, 48000).astype(np.float32), 24000)
     noise = evaluate([EvalItem(output=noise_path, text=items[0].text, prompt=items[0].prompt)], progress=False)[0]
     s = summarize(speech)
-    assert s["wer"] < 0.5, [r.transcript for r in speech]
+    assert s["wer"] < 0.5 and s["too_fast"] == 0, [r.transcript for r in speech]
     assert noise.wer >= 0.8
     assert s["dnsmos"] > noise.dnsmos
     assert s["sim_prompt_output"] > noise.sim_prompt_output + 0.2
@@ -103,6 +115,19 @@ def test_recognizer_loop_on_a_real_babble_output_is_cut() -> None:
     words = transcribe(wav, sr).lower().replace(",", "").split()
     assert 0 < len(words) <= 5 * len(wav) / sr, words  # at most 5 words a second
     assert max(Counter(words).values()) <= 4, words
+
+
+def test_babble_heard_as_a_long_string_of_words_is_flagged_too_fast(tmp_path: Path) -> None:
+    """A 5.8 s output (stage 7 at T 0.85, seed 2, item 1033_0) that Whisper hears as 76 words for a 13-word
+    sentence ("... or a slow parent is talking by ..."), WER 5.8: not a loop the n-gram block can cut, but 13
+    words a second, faster than any recording.  Its WER stays; `too_fast` names it.  The loop output above and a
+    real recording are not flagged."""
+    data = Path(__file__).parent / "data"
+    text = "If it is a stress or a slow parent talking, then stop by."  # a stand-in; only the rate is asserted
+    items = [EvalItem(output=data / name, text=text) for name in ("babble_fast.flac", "babble_loop.flac")]
+    fast, loop = evaluate(items, progress=False)
+    assert fast.units_per_second > 10 and loop.units_per_second < 6, (fast.transcript, loop.transcript)
+    assert summarize([fast, loop])["too_fast"] == 1
 
 
 def test_whisper_folder_follows_the_cache_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -19,15 +19,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from valle.eval.evaluate import different_speaker_baseline, evaluate, read_item_list, results_as_dicts, summarize
+    from valle.eval.metrics import max_units_per_second
     from valle.utils import atomic_write
 
     items = read_item_list(args.list)
     results = evaluate(items, language=args.language)
-    summary = summarize(results)
+    summary = summarize(results, language=args.language)
     summary["sim_different_speakers"] = different_speaker_baseline(items)
     print("| metric | value |\n|---|---|")
     for k, v in summary.items():
         print(f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |")
+    if summary["too_fast"]:
+        unit = "characters" if args.language.startswith("zh") else "words"
+        print(f"too_fast: {summary['too_fast']} transcript(s) run faster than "
+              f"{max_units_per_second(args.language):g} {unit}/s, the recognizer "
+              "hearing babble as words; their WER counts in full (per-item units_per_second in --out)")
     if args.out:
         with atomic_write(args.out) as tmp:
             tmp.write_text(json.dumps({"summary": summary, "items": results_as_dicts(results)}, indent=1))

@@ -1,7 +1,8 @@
 """Evaluate a list of (prompt, text, output[, ground truth]) items and summarise them.
 
 Per item: WER of the output's transcript against the text, speaker similarity prompt-vs-output and (the
-ceiling) prompt-vs-ground-truth, DNSMOS of the output.  The summary adds the *different-speaker baseline*:
+ceiling) prompt-vs-ground-truth, DNSMOS of the output, and how fast the transcript runs (words, or characters
+for Mandarin, per second of output: a rate no recording reaches marks the recognizer inventing words).  The summary adds the *different-speaker baseline*:
 the mean similarity between prompts of different speakers, which a zero-shot system must clearly beat.
 """
 
@@ -35,6 +36,7 @@ class EvalResult:
     dnsmos: float
     sim_prompt_output: float | None = None
     sim_prompt_truth: float | None = None
+    units_per_second: float | None = None  # transcript words (Mandarin: characters) per second; None if silent
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
@@ -52,13 +54,15 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
 def evaluate(items: list[EvalItem], language: str = "en", progress: bool = True) -> list[EvalResult]:
     """Metrics for every item (models load once, on first use)."""
     from valle.eval.asr import transcribe
-    from valle.eval.metrics import dnsmos, speaker_embedding, speaker_similarity, word_error_rate
+    from valle.eval.metrics import dnsmos, speaker_embedding, speaker_similarity, spoken_units, word_error_rate
 
     results = []
     for item in tqdm(items, desc="evaluating", disable=not progress):
         wav, sr = _read(item.output)
         hyp = transcribe(wav, sr, language=language[:2])
         res = EvalResult(str(item.output), hyp, word_error_rate(item.text, hyp, language), dnsmos(wav, sr))
+        if len(wav):
+            res.units_per_second = spoken_units(hyp, language) / (len(wav) / sr)
         if item.prompt is not None:
             emb_p = speaker_embedding(*_read(item.prompt))
             res.sim_prompt_output = speaker_similarity(emb_p, speaker_embedding(wav, sr))
@@ -81,13 +85,16 @@ def different_speaker_baseline(items: list[EvalItem]) -> float | None:
     return statistics.fmean(sims) if sims else None
 
 
-def summarize(results: list[EvalResult]) -> dict[str, float | int | None]:
-    """Means over items (None where a metric was not computed), and the median item's WER.
+def summarize(results: list[EvalResult], language: str = "en") -> dict[str, float | int | None]:
+    """Means over items (None where a metric was not computed), the median item's WER, and `too_fast`.
 
     Why the median too: WER has no upper bound, and Whisper can hear babble as a long string of words (76 words
     in a 5.8 s clip of a 13-word sentence, WER 5.8), so one item can move a mean of 16 by 0.3; the median says
     what a typical output scores.  The mean stays the headline number (it is what TTS papers report).
+    `too_fast` counts the items whose transcript runs faster than any recording speaks
+    (`valle.eval.metrics.too_fast`): how many WERs in the mean are that kind of outlier.
     """
+    from valle.eval.metrics import too_fast
 
     def mean(values: list[float | None]) -> float | None:
         vals = [v for v in values if v is not None]
@@ -101,6 +108,7 @@ def summarize(results: list[EvalResult]) -> dict[str, float | int | None]:
         "dnsmos": mean([r.dnsmos for r in results]),
         "sim_prompt_output": mean([r.sim_prompt_output for r in results]),
         "sim_prompt_truth": mean([r.sim_prompt_truth for r in results]),
+        "too_fast": sum(too_fast(r.units_per_second, language) for r in results) if results else None,
     }
 
 
