@@ -148,3 +148,25 @@ def test_whisper_folder_follows_the_cache_settings(monkeypatch: pytest.MonkeyPat
     assert (joined / "model.bin").read_bytes() == b"AAABBB" and (joined / "vocabulary.txt").is_file()
     monkeypatch.setenv("VALLE_WHISPER_DIR", str(tmp_path / "mine"))
     assert asr.whisper_base_dir() == tmp_path / "mine" and (tmp_path / "mine" / "model.bin").is_file()
+
+
+def test_eval_command_writes_the_count_and_each_rate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`valle eval` end to end on two real outputs: the summary table, the too-fast line, the per-item JSON; a
+    missing list is a one-line error with exit code 2."""
+    import json
+    import shutil
+
+    from valle.cli import main
+
+    for name in ("babble_fast.flac", "babble_loop.flac"):
+        shutil.copy(Path(__file__).parent / "data" / name, tmp_path / name)
+    (tmp_path / "list.tsv").write_text("output\ttext\nbabble_fast.flac\tthen stop by\nbabble_loop.flac\tthen stop by\n")
+    assert main(["eval", "--list", str(tmp_path / "list.tsv"), "--out", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| too_fast | 1 |" in out and "too_fast: 1 transcript(s) run faster than 6 words/s" in out
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["summary"]["too_fast"] == 1 and data["summary"]["items"] == 2
+    assert data["items"][0]["units_per_second"] > 10 > data["items"][1]["units_per_second"] > 0
+    assert main(["eval", "--list", str(tmp_path / "missing.tsv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.tsv not found" in err, err
