@@ -6,8 +6,8 @@ from pathlib import Path
 
 
 def test_report_names_the_transcripts_faster_than_speech(tmp_path: Path) -> None:
-    """A system with too-fast transcripts gets a sentence saying how many; one without (or a summary cached
-    before the count existed) gets none."""
+    """A system with too-fast transcripts gets a sentence saying how many; one without (or a summary without
+    the count) gets none."""
     from valle.demo.report import write_report
 
     base = {"items": 16, "wer": 0.6, "wer_median": 0.5, "sim_prompt_output": 0.77, "dnsmos": 2.8}

@@ -90,7 +90,7 @@ def write_report(path: Path, summaries: dict[str, dict], baseline: float | None,
                      f"{_fmt(s['dnsmos'])} | {SYSTEM_NOTES.get(name, 'a checkpoint given with --system')} |")
     lines += ["", (f"Different-speaker baseline (mean similarity between prompts of different unseen speakers): "
                    f"**{_fmt(baseline)}** — a system speaks in the prompt's voice when its SIM is above it."), ""]
-    fast = {name: s["too_fast"] for name, s in summaries.items() if s.get("too_fast")}  # older cached summaries lack it
+    fast = {name: s["too_fast"] for name, s in summaries.items() if s.get("too_fast")}  # None: not scored
     if fast:
         which = ", ".join(f"{n} of {summaries[name]['items']} ({name})" for name, n in fast.items())
         lines += [(f"Transcripts faster than anyone speaks (> {max_units_per_second():g} words/s, Whisper hearing "

@@ -2,8 +2,9 @@
 
 Per item: WER of the output's transcript against the text, speaker similarity prompt-vs-output and (the
 ceiling) prompt-vs-ground-truth, DNSMOS of the output, and how fast the transcript runs (words, or characters
-for Mandarin, per second of output: a rate no recording reaches marks the recognizer inventing words).  The summary adds the *different-speaker baseline*:
-the mean similarity between prompts of different speakers, which a zero-shot system must clearly beat.
+for Mandarin, per second of output: a rate no recording reaches marks the recognizer inventing words).  The
+summary adds the *different-speaker baseline*: the mean similarity between prompts of different speakers, which
+a zero-shot system must clearly beat.
 """
 
 from __future__ import annotations
