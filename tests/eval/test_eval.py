@@ -26,14 +26,29 @@ def test_normalize_and_wer() -> None:
 def test_summary_gives_the_median_item_wer_beside_the_mean() -> None:
     from valle.eval.evaluate import EvalResult
 
-    rates = (2.5, 3.0, None, 13.2)  # words a second; None: a silent output
-    results = [EvalResult("a.wav", "x", wer, 2.5, 0.7, units_per_second=r) for wer, r in zip((0.25, 0.5, 0.75, 5.77), rates)]
+    results = [EvalResult("a.wav", "x", wer, 2.5, 0.7, too_fast=wer > 5) for wer in (0.25, 0.5, 0.75, 5.77)]
     s = summarize(results)
     assert s["items"] == 4 and s["wer"] == pytest.approx(1.8175) and s["wer_median"] == pytest.approx(0.625)
     assert s["sim_prompt_output"] == pytest.approx(0.7) and s["sim_prompt_truth"] is None
-    assert s["too_fast"] == 1  # the babble item, heard at 13 words a second
-    assert summarize(results[:1] * 2 + [EvalResult("b.wav", "x", 1.0, 2.0, units_per_second=8.0)], "zh")["too_fast"] == 0
+    assert s["too_fast"] == 1  # the babble item, flagged by `evaluate`
     assert summarize([])["wer_median"] is None and summarize([])["too_fast"] is None
+
+
+def test_evaluate_flags_too_fast_transcripts_in_their_language(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """8 units in a 1 s output: too fast as English words, not as Mandarin characters; a silent file is no rate."""
+    from valle.eval import asr, metrics
+
+    monkeypatch.setattr(metrics, "dnsmos", lambda wav, sr: 3.0)
+    sf.write(tmp_path / "one.wav", np.zeros(16_000, dtype=np.float32), 16_000)
+    sf.write(tmp_path / "empty.wav", np.zeros(0, dtype=np.float32), 16_000)
+    for language, hyp, flagged in (("en", "one two three four five six seven eight", True),
+                                   ("zh", "一二三四五六七八", False)):  # fmt: skip
+        monkeypatch.setattr(asr, "transcribe", lambda wav, sr, language="en", h=hyp: h)
+        r, silent = evaluate([EvalItem(output=tmp_path / name, text=hyp) for name in ("one.wav", "empty.wav")],
+                             language=language, progress=False)  # fmt: skip
+        assert r.units_per_second == pytest.approx(8.0) and r.too_fast is flagged and r.wer == 0.0
+        assert silent.units_per_second is None and silent.too_fast is False
+        assert summarize([r, silent])["too_fast"] == int(flagged)
 
 
 def test_spoken_units_count_what_the_wer_counts() -> None:

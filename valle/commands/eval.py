@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
     items = read_item_list(args.list)
     results = evaluate(items, language=args.language)
-    summary = summarize(results, language=args.language)
+    summary = summarize(results)
     summary["sim_different_speakers"] = different_speaker_baseline(items)
     print("| metric | value |\n|---|---|")
     for k, v in summary.items():

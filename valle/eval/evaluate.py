@@ -38,6 +38,7 @@ class EvalResult:
     sim_prompt_output: float | None = None
     sim_prompt_truth: float | None = None
     units_per_second: float | None = None  # transcript words (Mandarin: characters) per second; None if silent
+    too_fast: bool = False  # faster than any recording speaks (`valle.eval.metrics.too_fast`, in its language)
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
@@ -55,7 +56,14 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
 def evaluate(items: list[EvalItem], language: str = "en", progress: bool = True) -> list[EvalResult]:
     """Metrics for every item (models load once, on first use)."""
     from valle.eval.asr import transcribe
-    from valle.eval.metrics import dnsmos, speaker_embedding, speaker_similarity, spoken_units, word_error_rate
+    from valle.eval.metrics import (
+        dnsmos,
+        speaker_embedding,
+        speaker_similarity,
+        spoken_units,
+        too_fast,
+        word_error_rate,
+    )
 
     results = []
     for item in tqdm(items, desc="evaluating", disable=not progress):
@@ -64,6 +72,7 @@ def evaluate(items: list[EvalItem], language: str = "en", progress: bool = True)
         res = EvalResult(str(item.output), hyp, word_error_rate(item.text, hyp, language), dnsmos(wav, sr))
         if len(wav):
             res.units_per_second = spoken_units(hyp, language) / (len(wav) / sr)
+            res.too_fast = too_fast(res.units_per_second, language)
         if item.prompt is not None:
             emb_p = speaker_embedding(*_read(item.prompt))
             res.sim_prompt_output = speaker_similarity(emb_p, speaker_embedding(wav, sr))
@@ -86,7 +95,7 @@ def different_speaker_baseline(items: list[EvalItem]) -> float | None:
     return statistics.fmean(sims) if sims else None
 
 
-def summarize(results: list[EvalResult], language: str = "en") -> dict[str, float | int | None]:
+def summarize(results: list[EvalResult]) -> dict[str, float | int | None]:
     """Means over items (None where a metric was not computed), the median item's WER, and `too_fast`.
 
     Why the median too: WER has no upper bound, and Whisper can hear babble as a long string of words (76 words
@@ -95,7 +104,6 @@ def summarize(results: list[EvalResult], language: str = "en") -> dict[str, floa
     `too_fast` counts the items whose transcript runs faster than any recording speaks
     (`valle.eval.metrics.too_fast`): how many WERs in the mean are that kind of outlier.
     """
-    from valle.eval.metrics import too_fast
 
     def mean(values: list[float | None]) -> float | None:
         vals = [v for v in values if v is not None]
@@ -109,7 +117,7 @@ def summarize(results: list[EvalResult], language: str = "en") -> dict[str, floa
         "dnsmos": mean([r.dnsmos for r in results]),
         "sim_prompt_output": mean([r.sim_prompt_output for r in results]),
         "sim_prompt_truth": mean([r.sim_prompt_truth for r in results]),
-        "too_fast": sum(too_fast(r.units_per_second, language) for r in results) if results else None,
+        "too_fast": sum(r.too_fast for r in results) if results else None,
     }
 
 
