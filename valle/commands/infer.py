@@ -78,7 +78,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="VALL-E 2 repetition-aware sampling")  # fmt: skip
     s.add_argument("--ras-window", type=int, default=None, help="repetition window K")
     s.add_argument("--ras-threshold", type=float, default=None, help="repetition ratio t_r that triggers a redraw")
-    s.add_argument("--seed", type=int, default=None, help="sampling seed (same seed: same output, batched or not)")
+    s.add_argument("--seed", type=int, default=None,
+                   help="sampling seed (same seed: the same codes, batched or not; the audio to float rounding)")
     s.add_argument("--batch-size", type=int, default=None, help="texts decoded together")
     s.add_argument("--max-new-frames", type=int, default=None, help="length cap in frames (default 16 per text token)")
     s.add_argument("--min-new-frames", type=int, default=None, help="frames before EOS is allowed")
