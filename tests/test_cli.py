@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from valle import __version__
 from valle.cli import main
+from valle.errors import os_error_message
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -42,6 +44,35 @@ def test_user_error_is_one_line_exit_2_without_traceback(tmp_path: Path) -> None
     assert "Traceback" not in out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "--speakers must be >= 2" in lines[0], out.stderr
+
+
+@pytest.mark.parametrize("verbose", [False, True], ids=["plain", "verbose"])
+def test_an_output_path_under_a_file_is_one_line_exit_2(tmp_path: Path, verbose: bool) -> None:
+    """A file-system error on the user's path is the user's to fix: one line naming it, exit 2; `-v` keeps the
+    traceback for a bug report."""
+    (tmp_path / "f").write_text("a file, not a folder")
+    out = run_cli(*(["-v"] if verbose else []), "synth-corpus", "--out", str(tmp_path / "f" / "c"), "--speakers", "2",
+                  "--utterances-per-speaker", "2", "--no-flite")  # fmt: skip
+    if verbose:
+        assert out.returncode == 1 and "Traceback" in out.stderr
+        return
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert f"{tmp_path / 'f'}/c;" in lines[0] and "a file stands where a folder is needed" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [(OSError(errno.ENOSPC, "No space left on device", "/data/x.pt"), "No space left on device: /data/x.pt; the disk"),
+     (PermissionError(errno.EACCES, "Permission denied", "/x", None, "/y"), "Permission denied: /x -> /y; choose a path"),
+     (OSError(errno.ENOSPC, "No space left on device"), None),  # no path to name: not the user's path
+     (OSError(errno.ECONNRESET, "Connection reset", "/x"), None)],  # not a file-system error: a bug's traceback
+    ids=["full_disk", "two_paths", "no_path", "other_errno"],
+)
+def test_os_error_message(error: OSError, expected: str | None) -> None:
+    message = os_error_message(error)
+    assert message == expected if expected is None else message is not None and message.startswith(expected)
 
 
 def test_synth_corpus_command_writes_corpus(tmp_path: Path) -> None:

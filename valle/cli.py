@@ -9,8 +9,9 @@ adding a command never means editing this file.  A command module defines:
     def run(args) -> int | None        # does the work by calling library code; returns the exit code
 
 Command modules import heavy libraries (torch, lhotse) inside `run`, so `valle --help` stays fast.
-Any `ValleError` raised below becomes one line on stderr and exit code 2 (no traceback); so does an
-argparse error.
+Any `ValleError` raised below becomes one line on stderr and exit code 2 (no traceback); so do an
+argparse error and a file-system error on the user's paths or disk (`valle.errors.os_error_message`; `-v` keeps
+its traceback).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from valle import __version__
-from valle.errors import ValleError
+from valle.errors import ValleError, os_error_message
 
 EXIT_USAGE = 2  # user error: bad flag, bad input, missing file
 
@@ -72,6 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = args._run(args)
     except ValleError as e:
         sys.stderr.write(f"valle {args.command}: error: {e}\n")
+        return EXIT_USAGE
+    except OSError as e:
+        message = os_error_message(e)
+        if message is None or args.verbose:
+            raise
+        sys.stderr.write(f"valle {args.command}: error: {message}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write(f"valle {args.command}: interrupted\n")

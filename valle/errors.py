@@ -1,12 +1,15 @@
 """The error family every user-facing failure belongs to.
 
 Library code raises one of these with a single sentence that names the bad value and says what to do.
-`valle.cli` turns any `ValleError` into one line on stderr and exit code 2; anything else is a bug and
-keeps its traceback.  The subclasses also inherit the matching builtin (`ValueError`,
-`FileNotFoundError`, ...) so callers of the Python API can catch what they would naturally expect.
+`valle.cli` turns any `ValleError` into one line on stderr and exit code 2, and so a file-system error on the
+user's paths or disk (`os_error_message`); anything else is a bug and keeps its traceback.  The subclasses also
+inherit the matching builtin (`ValueError`, `FileNotFoundError`, ...) so callers of the Python API can catch what
+they would naturally expect.
 """
 
 from __future__ import annotations
+
+import errno
 
 
 class ValleError(Exception):
@@ -37,3 +40,33 @@ def require_finite_nonnegative(name: str, value: float) -> None:
     """Raise `InvalidInputError` unless `value` is a finite number >= 0 (NaN fails too: every comparison is False)."""
     if not 0.0 <= value < float("inf"):
         raise InvalidInputError(f"{name} must be a finite number >= 0, got {value}")
+
+
+# What to do about a file-system error the user's paths or machine caused (not a bug in valle).
+_OS_ERROR_HINTS = {
+    errno.ENOENT: "check the path",
+    errno.ENOTDIR: "a file stands where a folder is needed; choose another path",
+    errno.EEXIST: "a file stands where a folder is needed; choose another path",
+    errno.EISDIR: "a folder stands where a file is needed; choose another path",
+    errno.EACCES: "choose a path you may write to, or fix its permissions",
+    errno.EPERM: "choose a path you may write to, or fix its permissions",
+    errno.EROFS: "the file system is read-only; choose a path on a writable disk",
+    errno.ENOSPC: "the disk is full; free some space or choose another disk",
+    errno.EDQUOT: "the disk quota is used up; free some space or choose another disk",
+    errno.ENAMETOOLONG: "choose a shorter path",
+}
+
+
+def os_error_message(e: OSError) -> str | None:
+    """One line naming the path and what to do for a file-system error caused by the user's paths or disk.
+
+    Why: an output folder under a file, a read-only or full disk, or a missing permission is the user's to fix,
+    and it can surface from deep inside any command (`mkdir`, `open`, `torch.save`); the CLI turns it into the
+    same one-line exit-2 error as a `ValleError`.  Returns None for any other `OSError` (a bug keeps its
+    traceback).
+    """
+    hint = _OS_ERROR_HINTS.get(e.errno) if e.errno is not None else None
+    if hint is None or e.filename is None:
+        return None
+    where = f"{e.filename}" if e.filename2 is None else f"{e.filename} -> {e.filename2}"
+    return f"{e.strerror or 'file system error'}: {where}; {hint}"

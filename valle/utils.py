@@ -23,6 +23,13 @@ def setup_logging(verbose: int = 0) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT, datefmt="%H:%M:%S", force=True)
 
 
+def make_parents(*paths: str | os.PathLike[str]) -> None:
+    """Create each output path's folder now, so that a path that cannot be written (a file where a folder should
+    be, no permission) fails before minutes of work instead of after them."""
+    for folder in sorted({Path(p).parent for p in paths}):
+        folder.mkdir(parents=True, exist_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.

@@ -185,3 +185,22 @@ def test_eval_command_writes_the_count_and_each_rate(tmp_path: Path, capsys: pyt
     assert main(["eval", "--list", str(tmp_path / "missing.tsv")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "missing.tsv not found" in err, err
+
+
+def test_eval_out_that_cannot_be_written_fails_before_scoring(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    from valle.cli import main
+
+    def never(*args, **kwargs):
+        raise AssertionError("scored although --out cannot be written")
+
+    monkeypatch.setattr(importlib.import_module("valle.eval.evaluate"), "evaluate", never)
+    sf.write(tmp_path / "a.wav", np.zeros(2400, dtype=np.float32), 24_000)
+    (tmp_path / "list.tsv").write_text("output\ttext\na.wav\thello\n")
+    (tmp_path / "f").write_text("a file where the folder of --out should go")
+    assert main(["eval", "--list", str(tmp_path / "list.tsv"), "--out", str(tmp_path / "f" / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{tmp_path / 'f'}" in err and "a file stands where a folder is needed" in err, err

@@ -94,6 +94,28 @@ def test_bad_flags_give_one_line_and_exit_2(
     assert err.strip().splitlines()[-1].startswith("valle infer: error: ")
 
 
+@pytest.mark.parametrize("continual", [False, True], ids=["text", "continual"])
+def test_an_unwritable_output_dir_fails_before_synthesis(
+    exp_dir: Path, prompt_files, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, continual: bool
+) -> None:
+    from valle.infer import Synthesizer
+
+    def never(*args, **kwargs):
+        raise AssertionError("synthesized although the output folder cannot be made")
+
+    monkeypatch.setattr(Synthesizer, "synthesize_batch", never)
+    monkeypatch.setattr(Synthesizer, "continual", never)
+    (tmp_path / "f").write_text("a file where the output folder should go")
+    a, ta = prompt_files[0]
+    mode = ["--continual"] if continual else ["--text", "Hi."]
+    code = main(["infer", *_ckpt(exp_dir), "--audio-prompts", str(a), "--text-prompts", ta, *mode,
+                 "--output-dir", str(tmp_path / "f" / "out"), *FAST])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith("valle infer: error: ")
+    assert str(tmp_path / "f") in err and "a file stands where a folder is needed" in err
+
+
 def test_missing_checkpoint_and_prompt(tmp_path: Path, exp_dir: Path, capsys) -> None:
     assert main(["infer", "--checkpoint", str(tmp_path / "none.pt"), "--text", "Hi."]) == 2
     assert "none.pt" in capsys.readouterr().err

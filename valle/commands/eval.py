@@ -20,9 +20,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from valle.eval.evaluate import different_speaker_baseline, evaluate, read_item_list, results_as_dicts, summarize
     from valle.eval.metrics import max_units_per_second
-    from valle.utils import atomic_write
+    from valle.utils import atomic_write, make_parents
 
     items = read_item_list(args.list)
+    if args.out:
+        make_parents(args.out)
     results = evaluate(items, language=args.language)
     summary = summarize(results)
     summary["sim_different_speakers"] = different_speaker_baseline(items)

@@ -31,10 +31,12 @@ def run(args: argparse.Namespace) -> int:
     from valle.codec.fit import fit_builtin_codec
     from valle.codec.loader import default_builtin_path
     from valle.codec.sources import list_audio_files
-    from valle.utils import set_num_threads
+    from valle.utils import make_parents, set_num_threads
 
     set_num_threads(args.num_threads)
     files = list_audio_files(args.audio)
+    out = args.out or default_builtin_path()
+    make_parents(out)
     if args.max_files is not None:
         files = files[: args.max_files]
     codec = fit_builtin_codec(
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.no_progress,
     )
-    out = codec.save(args.out or default_builtin_path())
+    out = codec.save(out)
     info = codec.fit_info
     print(f"{out}  ({codec.num_codebooks} x {codec.codebook_size}, {info['audio_minutes']:.1f} min of audio, "
           f"{info['fit_seconds']:.0f} s, hash {codec.identity['content_hash'][:12]})")

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from valle.utils import make_parents
+
 NAME = "infer"
 HELP = "synthesize speech from text and an acoustic prompt (lifeiteng/vall-e's infer.py flags)"
 REFERENCE_TEXT = "To get up and running quickly just follow the steps below."  # the reference's --text default
@@ -146,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     if args.continual:
         if args.text:
             raise InvalidInputError("--continual re-synthesizes the prompt utterance itself; leave --text out")
+        make_parents(args.output_dir / "0.wav")
         synth = load_synthesizer(args, changes)
         wav, sr = synth.continual(audio, texts)
         _write(args.output_dir / "0.wav", wav, sr)
@@ -212,6 +215,7 @@ def _tsv_jobs(path: Path) -> list[tuple[dict[str, Any] | None, Path | None]]:
 
 def _synthesize(synth: Any, jobs: list[tuple[dict[str, Any] | None, Path | None]]) -> int:
     good = [(req, out) for req, out in jobs if req is not None and out is not None]
+    make_parents(*(out for _, out in good))
     start = time.perf_counter()
     results = synth.synthesize_batch([req for req, _ in good], on_error="skip")
     elapsed = time.perf_counter() - start

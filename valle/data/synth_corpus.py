@@ -242,6 +242,7 @@ def generate_corpus(cfg: SynthCorpusConfig, progress: bool = True) -> Path:
         raise InvalidInputError(
             f"{out} holds a synthetic corpus made with other settings; choose another --out or delete it"
         )
+    out.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails here, not after a progress bar
     speakers = make_speakers(cfg)
     utts = plan_utterances(cfg, speakers)
 

@@ -141,6 +141,7 @@ def run_probe(
     if not items:
         raise MissingFileError(f"{corpus / 'test-clean'} holds no utterances with transcripts")
     require_finite_nonnegative("--nar-temperature", nar_temperature)
+    out.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails now, not after the items are decoded
     synth = Synthesizer.from_checkpoint(checkpoint, codec=codec)
     expected = synth.expected_frames(nar_temperature)
     stats: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}

@@ -91,7 +91,10 @@ def read_checkpoint_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
                 f"({', '.join(unsafe[:5])}); refusing to unpickle them - re-save it with only the state dict "
                 "and hyper-parameters"
             ) from e
-        raise CheckpointError(f"cannot read checkpoint {p}: {str(e).splitlines()[0]}") from e
+        raise CheckpointError(
+            f"cannot read checkpoint {p} ({str(e).splitlines()[0] if str(e) else type(e).__name__}); give a file "
+            "written by torch.save: valle train, valle export-model or lifeiteng/vall-e's trainer"
+        ) from e
     if not isinstance(obj, dict):
         raise CheckpointError(f"checkpoint {p} holds a {type(obj).__name__}, expected a dict")
     return obj
