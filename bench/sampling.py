@@ -45,6 +45,10 @@ SETTINGS: dict[str, dict[str, object]] = {
     "top-k 10, T 0.7, RAS t_r 0.3, min_length_ratio 0.5": {**SHIPPED, "ras_threshold": 0.3},
     "top-k 10, T 0.7, RAS, min_length_ratio 0.5, NAR expected T 1": {**SHIPPED, "nar_temperature": 1.0},
     "top-k 10, T 0.7, RAS, min_length_ratio 0.5, NAR expected T 0.3": {**SHIPPED, "nar_temperature": 0.3},
+    # shorter pieces: outputs start with the right words, then drift; the demo's test sentences are 63-131 tokens
+    # (median 78), so at 40 each is spoken as 2-4 pieces at clause (else word) breaks, each from the prompt
+    "the recommended settings, texts split at 40 tokens": {**SHIPPED, "max_text_tokens": 40},
+    "the recommended settings, texts split at 60 tokens": {**SHIPPED, "max_text_tokens": 60},
     # text guidance: for checkpoints trained with --text-dropout (valle.models.guidance)
     "guidance 1 on the recommended settings": {**SHIPPED, "guidance": 1.0},
     "guidance 2 on the recommended settings": {**SHIPPED, "guidance": 2.0},
