@@ -120,3 +120,48 @@ def test_synthetic_train_recipe_prepares_and_trains_with_profile_overrides(tmp_p
     bad = subprocess.run(["bash", str(REPO / "egs/synthetic/train.sh"), "--profile", "tpu"], cwd=tmp_path,
                          capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
     assert bad.returncode == 2 and "cpu, gpu-small or gpu" in bad.stderr
+
+
+def test_synthetic_finetune_recipe_keeps_the_demo_test_part_unseen_and_trains_only_the_chosen_half(
+    tmp_path: Path,
+) -> None:
+    """egs/synthetic/finetune.sh stages 0-4 at toy size, the NAR alone: the demo's test voices and sentences stay out
+    of the training mix, the export changes only the NAR, and it recommends the shipped checkpoint's sampling."""
+    import gzip
+    import json
+
+    import torch
+
+    from valle.models import read_checkpoint_dict
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    args = ["--stop-stage", "4", "--seeds", "10", "--speakers", "3", "--utterances-per-speaker", "4",
+            "--train-stage", "2", "--max-minutes", "0", "--max-steps", "2", "--max-duration", "20",
+            "--num-workers", "0", "--num-threads", "2", "--num-jobs", "2"]  # fmt: skip
+    out = subprocess.run(["bash", str(REPO / "egs/synthetic/finetune.sh"), *args], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=False, timeout=600)  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    demo = tmp_path / "data_ft" / "demo" / "download" / "SynthTTS"
+    shipped_settings = json.loads((REPO / "valle/assets/synth-corpus.json").read_text())
+    assert json.loads((demo / "synth_corpus.json").read_text())["settings"] == shipped_settings  # the demo's corpus
+    test_texts = {line.split("\t")[1] for tsv in (demo / "test-clean").rglob("*.trans.tsv")
+                  for line in tsv.read_text().splitlines() if line}  # fmt: skip
+    with gzip.open(tmp_path / "data_ft" / "mix" / "cuts_train.jsonl.gz", "rt") as f:
+        cuts = [json.loads(line) for line in f]
+    texts = {s["text"] for c in cuts for s in c["supervisions"]}
+    assert any(c["id"].startswith("s10x") for c in cuts) and test_texts and not texts & test_texts
+
+    shipped = read_checkpoint_dict(REPO / "valle/assets/valle-synth-small.pt")
+    tuned = read_checkpoint_dict(tmp_path / "exp_ft" / "finetuned.pt")
+    assert tuned["extra"]["synthesis"] == shipped["extra"]["synthesis"] and tuned["extra"]["synthesis"]
+    assert set(shipped["symbols"]) <= set(tuned["symbols"])  # the toy corpora lack some: kept all the same
+    same_table = sorted(tuned["symbols"]) == sorted(shipped["symbols"])  # else the text rows moved to new ids
+    ar = [k for k in shipped["state_dict"] if k.startswith("ar_") and (same_table or "text_embedding" not in k)]
+    nar = [k for k in shipped["state_dict"] if k.startswith("nar_")]
+    assert ar and nar
+    assert all(torch.equal(tuned["state_dict"][k], shipped["state_dict"][k]) for k in ar)
+    assert not all(torch.equal(tuned["state_dict"][k], shipped["state_dict"][k]) for k in nar)
+
+    bad = subprocess.run(["bash", str(REPO / "egs/synthetic/finetune.sh"), "--train-stage", "3"], cwd=tmp_path,
+                         capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--train-stage must be 0, 1 or 2" in bad.stderr

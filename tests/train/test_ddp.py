@@ -13,7 +13,8 @@ import torch
 
 from valle.data.config import DataConfig
 from valle.models import read_checkpoint_dict
-from valle.train.data import build_valid_loader, text_collater
+from valle.text import TextTokenCollater
+from valle.train.data import build_valid_loader
 
 from .test_cli_train import TINY
 
@@ -71,7 +72,7 @@ def test_world_size_spawn_resumes_a_ddp_run_exactly(random_corpus: Path, torchru
 
 def test_validation_shards_use_every_dev_cut_once(random_corpus: Path) -> None:
     cfg = DataConfig(manifest_dir=random_corpus, max_duration=6.0, num_workers=0)
-    collater = text_collater(cfg)
+    collater = TextTokenCollater.from_symbol_table(random_corpus / "unique_text_tokens.k2symbols")
     seen = []
     for rank in range(2):
         loader = build_valid_loader(cfg, collater, with_prompts=False, seed=0, world_size=2, rank=rank)

@@ -11,7 +11,7 @@ import torch
 
 from valle.models import VALLE, load_checkpoint, read_checkpoint_dict
 from valle.models.config import PrefixMode
-from valle.text import SymbolTable
+from valle.text import SymbolTable, TextTokenCollater
 from valle.train import train
 from valle.train.hooks import register_inf_check_hooks
 
@@ -247,3 +247,34 @@ def test_fine_tuning_from_weights_with_other_symbols_moves_each_embedding_row_to
         assert torch.equal(after[new_ids["!new"]], untouched[key][new_ids["!new"]])  # a new symbol: fresh row
     assert torch.equal(target.state_dict()["ar_audio_embedding.word_embeddings.weight"],
                        source.state_dict()["ar_audio_embedding.word_embeddings.weight"])  # fmt: skip
+
+
+def test_fine_tuning_keeps_the_symbols_the_start_checkpoint_knows_and_the_corpus_lacks(
+    random_corpus: Path, tmp_path: Path
+) -> None:
+    """A fine-tune on a smaller corpus must not forget how to read a symbol: it stays in the table, in every
+    checkpoint written (training and inference), with its embedding row; a resume keeps it too."""
+    from valle.train.resume import TEXT_EMBEDDINGS, remap_text_rows
+
+    exp = tmp_path / "exp"
+    train(tiny_config(random_corpus, exp, num_epochs=1, max_steps=1))
+    ckpt = read_checkpoint_dict(exp / "model-last.pt")
+    corpus_symbols = list(ckpt["symbols"])
+    wider = corpus_symbols + ["!old"]  # sorts before every phoneme, so every id moves
+    marked = {k: torch.full_like(v, 7.0) for k, v in ckpt["state_dict"].items()}
+    ckpt["state_dict"] = remap_text_rows(ckpt["state_dict"], corpus_symbols, wider, marked, exp / "model-last.pt")
+    ckpt["symbols"] = wider
+    torch.save(ckpt, tmp_path / "start.pt")
+
+    exp2 = tmp_path / "exp2"
+    train(tiny_config(random_corpus, exp2, num_epochs=1, max_steps=1, resume=str(tmp_path / "start.pt")))
+    old_id = TextTokenCollater(wider).token2idx["!old"]
+    for name in ("model-last.pt", "checkpoint-1.pt"):
+        written = read_checkpoint_dict(exp2 / name)
+        assert sorted(written["symbols"]) == sorted(wider), name
+    weights = load_checkpoint(exp2 / "model-last.pt").state_dict()
+    for key in TEXT_EMBEDDINGS:  # never seen in this corpus: its row is the start checkpoint's
+        assert torch.allclose(weights[key][old_id], torch.full_like(weights[key][old_id], 7.0), atol=1e-3), key
+
+    train(tiny_config(random_corpus, exp2, num_epochs=1, max_steps=2, resume="latest"))  # same-stage resume
+    assert sorted(read_checkpoint_dict(exp2 / "checkpoint-2.pt")["symbols"]) == sorted(wider)

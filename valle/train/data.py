@@ -114,14 +114,6 @@ def make_loader(dataset: torch.utils.data.Dataset, sampler: Any, num_workers: in
     )
 
 
-def text_collater(cfg: DataConfig) -> Any:
-    """Collater for the corpus symbol table (`--text-tokens`)."""
-    from valle.text import TextTokenCollater
-
-    assert cfg.text_tokens is not None  # DataConfig fills in the default
-    return TextTokenCollater.from_symbol_table(cfg.text_tokens)
-
-
 def build_train_data(cfg: DataConfig, collater: Any, with_prompts: bool, seed: int, world_size: int = 1,
                      rank: int = 0) -> tuple[ResumableSampler, SeededBatches, CutSet]:  # fmt: skip
     """Sampler, dataset and the (filtered, lazy) cuts of `cuts_train.jsonl.gz`, repeated `cfg.repeat_train` times.

@@ -9,6 +9,10 @@
   checkpoint): its weights, with fresh state.  When it names its text symbols (our inference checkpoints
   do) and they differ from this corpus's, the text-embedding rows are moved to the new ids symbol by
   symbol, so fine-tuning on a corpus with a few new phonemes keeps what the model knew of the others.
+
+Symbols the start checkpoint knows and the corpus lacks stay in the training table (`training_symbols`): a
+fine-tune on a smaller corpus must not make the model forget how to read them, and its checkpoints must still
+name them.
 """
 
 from __future__ import annotations
@@ -28,27 +32,48 @@ from valle.train.setup import check_model_config
 logger = logging.getLogger(__name__)
 
 
+StartCheckpoint = tuple[Path, dict[str, Any]]  # the file a run starts from and what it holds
+
+
+def read_start_checkpoint(cfg: TrainConfig) -> StartCheckpoint | None:
+    """The checkpoint this run starts from (`--resume`, `--start-epoch`, `--start-batch`), read once; None: fresh."""
+    path = ckpt_io.resume_path(cfg.exp_dir, cfg.resume, cfg.start_batch, cfg.start_epoch)
+    return None if path is None else (path, ckpt_io.load_train_checkpoint(path))
+
+
+def training_symbols(corpus: list[str], start: StartCheckpoint | None) -> list[str]:
+    """The text symbols to train with: the corpus's, plus any the start checkpoint names and the corpus lacks."""
+    named = start[1].get("symbols") if start is not None else None
+    kept = sorted(set(named) - set(corpus)) if isinstance(named, list) else []
+    if kept:
+        logger.info("%s: %d text symbol(s) it knows are not in this corpus (%s); kept, so the model still reads them",
+                    start[0], len(kept), " ".join(kept))  # type: ignore[index]  # fmt: skip
+    return corpus + kept
+
+
 def load_start_checkpoint(cfg: TrainConfig, model: nn.Module, model_config: ModelConfig, is_main: bool,
-                          symbols: list[str] | None = None
+                          symbols: list[str] | None = None, start: StartCheckpoint | None = None
                           ) -> tuple[dict[str, Any] | None, ckpt_io.TrainState | None]:  # fmt: skip
     """Load the start checkpoint's weights into `model`.
 
-    `symbols` (this corpus's symbol table) lets foreign weights with another symbol table be remapped.
+    `symbols` (the training symbol table, `training_symbols`) lets weights with another symbol table be
+    remapped row by row.  `start` is the checkpoint as `read_start_checkpoint` read it (read here if None).
 
     Returns:
         (checkpoint dict, its TrainState) for a same-stage resume; (None, None) for a fresh start, a stage
         switch or foreign weights (the caller starts a fresh TrainState at --start-epoch).
     """
-    path = ckpt_io.resume_path(cfg.exp_dir, cfg.resume, cfg.start_batch, cfg.start_epoch)
-    if path is None:
+    start = start if start is not None else read_start_checkpoint(cfg)
+    if start is None:
         return None, None
-    saved = ckpt_io.load_train_checkpoint(path)
+    path, saved = start
+    named = saved.get("symbols")
     if saved.get("foreign"):
         logger.info("starting from the weights of %s (not a valle training checkpoint: fresh optimizer state)", path)
-        if saved.get("symbols") is not None and symbols is not None and saved["symbols"] != symbols:
-            saved["model"] = remap_text_rows(saved["model"], saved["symbols"], symbols, model.state_dict(), path)
     else:
         check_model_config(saved["model_config"], model_config, path)
+    if isinstance(named, list) and symbols is not None and sorted(named) != sorted(symbols):
+        saved["model"] = remap_text_rows(saved["model"], named, symbols, model.state_dict(), path)
     try:
         model.load_state_dict(saved["model"], strict=True)
     except RuntimeError as e:
@@ -97,6 +122,6 @@ def remap_text_rows(weights: dict[str, Tensor], old: list[str], new: list[str], 
         for token, i in new_ids.items():
             rows[i] = weights[key][old_ids[token]] if token in old_ids else fresh[key][i]
         out[key] = rows
-    logger.info("%s: text symbols differ from this corpus's; embedding rows remapped by symbol (%d new: %s)",
+    logger.info("%s: text symbols differ from this run's; embedding rows remapped by symbol (%d new: %s)",
                 path, len(added), " ".join(added) or "-")  # fmt: skip
     return out

@@ -24,7 +24,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from valle.errors import CheckpointError
 from valle.models import build_model, save_checkpoint
 from valle.models.attention import use_float32_attention
 from valle.models.config import PrefixMode
+from valle.text import TextTokenCollater
 from valle.train import averaging
 from valle.train import checkpoint as ckpt_io
 from valle.train.config import DType, OptimizerName, TrainConfig
@@ -43,7 +44,6 @@ from valle.train.data import (
     build_train_data,
     build_valid_loader,
     make_loader,
-    text_collater,
     total_duration,
 )
 from valle.train.distributed import (
@@ -58,7 +58,7 @@ from valle.train.hooks import register_inf_check_hooks
 from valle.train.metrics import Eta, Tally, format_eta
 from valle.train.monitor import Monitor
 from valle.train.oom import run_pessimistic_batches
-from valle.train.resume import load_start_checkpoint
+from valle.train.resume import load_start_checkpoint, read_start_checkpoint, training_symbols
 from valle.train.setup import (
     build_optimizer,
     build_schedule,
@@ -130,7 +130,9 @@ class Trainer:
         self._seed_everything(cfg.seed)
         assert cfg.data.text_tokens is not None  # DataConfig fills in the default
         self.corpus = read_corpus_info(cfg.data.manifest_dir, cfg.data.text_tokens)
-        self.collater = text_collater(cfg.data)
+        start = read_start_checkpoint(cfg)
+        self.corpus = replace(self.corpus, symbols=training_symbols(self.corpus.symbols, start))
+        self.collater = TextTokenCollater(self.corpus.symbols)
         self.model_config = sized_model_config(cfg.model, len(self.collater), self.corpus.codec)
         self.raw_model = build_model(self.model_config).to(device)
         if cfg.fp32_attention and cfg.dtype != DType.FLOAT32:
@@ -140,7 +142,7 @@ class Trainer:
         self.bad_loss_steps: list[int] = []  # batches of the pending update whose loss was not finite
         self.last_valid_step = -1  # step of the last validation (an epoch end right after one skips it)
         saved, state = load_start_checkpoint(cfg, self.raw_model, self.model_config, env.is_main,
-                                             self.corpus.symbols)
+                                             self.corpus.symbols, start)
         self.state = state or ckpt_io.TrainState(epoch=cfg.start_epoch, train_stage=int(cfg.train_stage))
         self.params = stage_parameters(self.raw_model, cfg.train_stage)
         self.average = self._init_average(saved)
