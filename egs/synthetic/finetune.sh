@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Fine-tune the shipped checkpoint on new synthetic voices, then evaluate it beside the demo's systems.
 #
-#   egs/synthetic/finetune.sh                        # AR + NAR, the settings that made stage 8 (one GPU, 8 minutes)
+#   egs/synthetic/finetune.sh                        # AR + NAR, with the flags of stage 8's AR run (one GPU, 8 minutes)
 #   egs/synthetic/finetune.sh --train-stage 2        # the NAR alone (what docs/pretrained names next)
 #   egs/synthetic/finetune.sh --seeds "10 11 12" --max-minutes 30 --base-lr 0.001
 #
-# Why a recipe of its own: every stage after stage 3 of valle/assets/valle-synth-small.pt was made this way by hand
+# Why a recipe of its own: the stages after stage 3 of valle/assets/valle-synth-small.pt were trained this way by hand
 # (docs/pretrained/README.md): new corpora with other seeds, mixed with the demo's training part so that the demo's
 # unseen test voices and sentences stay unseen, then `valle train --resume` the shipped file at a low rate
-# (a trained checkpoint with a fresh ScaledAdam diverged at 0.005 and above), in float32 (bf16 diverged where
+# (from stage 4 with a fresh ScaledAdam, 0.005-0.02 diverged), in float32 (bf16 diverged where
 # float32 trained on the very same batches: docs/train.md).
 # Stages:
 #   0  the demo's corpus and tokens (the evaluation corpus; its 32 training voices are trained on too)
