@@ -227,7 +227,7 @@ def test_fine_tuning_from_weights_with_other_symbols_moves_each_embedding_row_to
     """A corpus with a new phoneme shifts the ids after it; the start weights follow their symbols."""
     from valle.models import build_model, debug_config
     from valle.text import TextTokenCollater
-    from valle.train.resume import TEXT_EMBEDDINGS, load_start_checkpoint
+    from valle.train.resume import TEXT_EMBEDDINGS, load_start_checkpoint, read_start_checkpoint
 
     exp = tmp_path / "exp"
     train(tiny_config(random_corpus, exp, num_epochs=1, max_steps=1))
@@ -238,7 +238,8 @@ def test_fine_tuning_from_weights_with_other_symbols_moves_each_embedding_row_to
     torch.manual_seed(0)
     target = build_model(debug_config())
     untouched = {k: target.state_dict()[k].clone() for k in TEXT_EMBEDDINGS}
-    assert load_start_checkpoint(cfg, target, target.config, True, new) == (None, None)  # fresh optimizer state
+    start = read_start_checkpoint(cfg)
+    assert load_start_checkpoint(cfg, target, target.config, True, start, new) == (None, None)  # fresh optimizer state
     old_ids, new_ids = TextTokenCollater(old).token2idx, TextTokenCollater(new).token2idx
     for key in TEXT_EMBEDDINGS:
         before, after = source.state_dict()[key], target.state_dict()[key]

@@ -52,18 +52,17 @@ def training_symbols(corpus: list[str], start: StartCheckpoint | None) -> list[s
 
 
 def load_start_checkpoint(cfg: TrainConfig, model: nn.Module, model_config: ModelConfig, is_main: bool,
-                          symbols: list[str] | None = None, start: StartCheckpoint | None = None
+                          start: StartCheckpoint | None, symbols: list[str] | None = None
                           ) -> tuple[dict[str, Any] | None, ckpt_io.TrainState | None]:  # fmt: skip
     """Load the start checkpoint's weights into `model`.
 
-    `symbols` (the training symbol table, `training_symbols`) lets weights with another symbol table be
-    remapped row by row.  `start` is the checkpoint as `read_start_checkpoint` read it (read here if None).
+    `start` is the checkpoint as `read_start_checkpoint` read it (None: a fresh start).  `symbols` (the training
+    symbol table, `training_symbols`) lets weights with another symbol table be remapped row by row.
 
     Returns:
         (checkpoint dict, its TrainState) for a same-stage resume; (None, None) for a fresh start, a stage
         switch or foreign weights (the caller starts a fresh TrainState at --start-epoch).
     """
-    start = start if start is not None else read_start_checkpoint(cfg)
     if start is None:
         return None, None
     path, saved = start

@@ -141,8 +141,8 @@ class Trainer:
         self.generator = torch.Generator()  # NAR stage / prompt-length draws (CPU: that is where they happen)
         self.bad_loss_steps: list[int] = []  # batches of the pending update whose loss was not finite
         self.last_valid_step = -1  # step of the last validation (an epoch end right after one skips it)
-        saved, state = load_start_checkpoint(cfg, self.raw_model, self.model_config, env.is_main,
-                                             self.corpus.symbols, start)
+        saved, state = load_start_checkpoint(cfg, self.raw_model, self.model_config, env.is_main, start,
+                                             self.corpus.symbols)
         self.state = state or ckpt_io.TrainState(epoch=cfg.start_epoch, train_stage=int(cfg.train_stage))
         self.params = stage_parameters(self.raw_model, cfg.train_stage)
         self.average = self._init_average(saved)
