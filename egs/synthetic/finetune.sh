@@ -107,10 +107,8 @@ if run_stage 4; then
   model="$exp_dir/model-best-valid.pt"
   [ -f "$model" ] || model="$exp_dir/model-last.pt"
   log "Stage 4: export $model to $exp_dir/finetuned.pt"
-  # a training checkpoint recommends no sampling; carry over the one $init recommends (valle infer starts from it)
-  synthesis=$("$VALLE" model-info "$init" --json |
-    "$python_bin" -c 'import json, sys; print(json.dumps(json.load(sys.stdin).get("synthesis") or {}))')
-  "$VALLE" export-model "$model" "$exp_dir/finetuned.pt" --dtype float16 --synthesis "$synthesis"
+  # valle train carried $init's recommended sampling into its checkpoints; the export keeps it
+  "$VALLE" export-model "$model" "$exp_dir/finetuned.pt" --dtype float16
 fi
 
 if run_stage 5; then

@@ -279,3 +279,32 @@ def test_fine_tuning_keeps_the_symbols_the_start_checkpoint_knows_and_the_corpus
 
     train(tiny_config(random_corpus, exp2, num_epochs=1, max_steps=2, resume="latest"))  # same-stage resume
     assert sorted(read_checkpoint_dict(exp2 / "checkpoint-2.pt")["symbols"]) == sorted(wider)
+
+
+def test_fine_tuning_carries_the_start_checkpoints_recommended_synthesis(random_corpus: Path, tmp_path: Path) -> None:
+    """Sampling settings tuned on the starting model travel into every checkpoint a fine-tune writes (training
+    and inference, across a resume and a stage switch), so `valle infer` on the result samples as recommended;
+    a run from scratch recommends nothing."""
+    from valle.infer import SynthesisOptions
+    from valle.infer.synthesizer import recommended_options
+
+    exp = tmp_path / "exp"
+    train(tiny_config(random_corpus, exp, num_epochs=1, max_steps=1))
+    assert read_checkpoint_dict(exp / "checkpoint-1.pt")["synthesis"] is None
+    assert "synthesis" not in read_checkpoint_dict(exp / "model-last.pt")["extra"]
+    assert recommended_options(load_checkpoint(exp / "model-last.pt")) == SynthesisOptions()
+    settings = {"top_k": 7, "temperature": 0.6}
+    ckpt = read_checkpoint_dict(exp / "model-last.pt")
+    ckpt["extra"]["synthesis"] = settings
+    torch.save(ckpt, tmp_path / "start.pt")
+    wanted = SynthesisOptions().with_changes(**settings)
+
+    exp2 = tmp_path / "exp2"
+    train(tiny_config(random_corpus, exp2, num_epochs=1, max_steps=1, resume=str(tmp_path / "start.pt")))
+    train(tiny_config(random_corpus, exp2, num_epochs=1, max_steps=2, resume="latest"))  # same-stage resume
+    train(tiny_config(random_corpus, exp2, num_epochs=1, max_steps=1, train_stage=2,
+                      resume=str(exp2 / "checkpoint-2.pt")))  # fmt: skip  # stage switch
+    for name in ("checkpoint-1.pt", "checkpoint-2.pt", "model-last.pt"):
+        assert recommended_options(load_checkpoint(exp2 / name)) == wanted, name
+    assert read_checkpoint_dict(exp2 / "model-last.pt")["extra"]["synthesis"] == settings
+    assert read_checkpoint_dict(exp2 / "model-last.pt")["extra"]["train_stage"] == 2

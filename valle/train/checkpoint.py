@@ -14,6 +14,8 @@ A training checkpoint is one `torch.save`d dict of plain data (readable with `we
     state                    TrainState (step, epoch, position in the epoch, best losses, skipped steps, stage)
     train_config             the TrainConfig that wrote it (paths and enums as strings)
     symbols, tokenizer, codec   what an inference checkpoint needs (see `valle.models.save_checkpoint`)
+    synthesis                the sampling settings the start checkpoint recommended (None: none); carried into
+                             every checkpoint the run writes, so a fine-tune samples as its starting model did
 
 Inference checkpoints (small: weights + symbols + tokenizer + codec) are written separately with
 `valle.models.save_checkpoint`.
@@ -128,8 +130,9 @@ def load_train_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint safely (tensors and plain data only; see `valle.models.read_checkpoint_dict`).
 
     Returns our training-checkpoint dict, or - for a file another trainer wrote (lifeiteng/vall-e's
-    `epoch-N.pt`, or an inference checkpoint) - a dict holding just `model` (weights) and `foreign=True`,
-    so training can start from its weights with fresh optimizer state.
+    `epoch-N.pt`, or an inference checkpoint) - a dict holding just `model` (weights), `foreign=True`, and
+    the `symbols` and recommended `synthesis` settings an inference checkpoint names, so training can start
+    from its weights with fresh optimizer state.
     """
     from valle.models import read_checkpoint_dict
 
@@ -143,7 +146,9 @@ def load_train_checkpoint(path: Path) -> dict[str, Any]:
     if not isinstance(weights, dict):
         raise CheckpointError(f"{path} holds no model weights ('model' or 'state_dict'); it is not a VALL-E checkpoint")
     symbols = ckpt.get("symbols")  # an inference checkpoint names the text symbols its embedding rows stand for
-    return {"model": weights, "foreign": True, "symbols": symbols if isinstance(symbols, list) else None}
+    extra = ckpt.get("extra") if isinstance(ckpt.get("extra"), dict) else {}
+    return {"model": weights, "foreign": True, "symbols": symbols if isinstance(symbols, list) else None,
+            "synthesis": extra.get("synthesis")}  # fmt: skip
 
 
 def resume_path(exp_dir: Path, resume: str | None, start_batch: int, start_epoch: int) -> Path | None:

@@ -12,11 +12,14 @@
 
 Symbols the start checkpoint knows and the corpus lacks stay in the training table (`training_symbols`): a
 fine-tune on a smaller corpus must not make the model forget how to read them, and its checkpoints must still
-name them.
+name them.  Likewise the start checkpoint's recommended synthesis settings (`start_synthesis`) travel into the
+run's checkpoints: they were tuned on the model being fine-tuned, and without them `valle infer` on the
+fine-tuned file would sample with the reference's defaults (top-k off, temperature 1).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,16 @@ def training_symbols(corpus: list[str], start: StartCheckpoint | None) -> list[s
         logger.info("%s: %d text symbol(s) it knows are not in this corpus (%s); kept, so the model still reads them",
                     start[0], len(kept), " ".join(kept))  # type: ignore[index]  # fmt: skip
     return corpus + kept
+
+
+def start_synthesis(start: StartCheckpoint | None) -> dict[str, Any] | None:
+    """The synthesis settings the start checkpoint recommends (None: a fresh start, or it recommends none)."""
+    settings = start[1].get("synthesis") if start is not None else None
+    if not isinstance(settings, dict) or not settings:
+        return None
+    logger.info("%s recommends synthesis settings %s; this run's checkpoints carry them (valle export-model "
+                "--synthesis changes them)", start[0], json.dumps(settings, sort_keys=True))  # type: ignore[index]  # fmt: skip
+    return settings
 
 
 def load_start_checkpoint(cfg: TrainConfig, model: nn.Module, model_config: ModelConfig, is_main: bool,

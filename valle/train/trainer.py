@@ -58,7 +58,7 @@ from valle.train.hooks import register_inf_check_hooks
 from valle.train.metrics import Eta, Tally, format_eta
 from valle.train.monitor import Monitor
 from valle.train.oom import run_pessimistic_batches
-from valle.train.resume import load_start_checkpoint, read_start_checkpoint, training_symbols
+from valle.train.resume import load_start_checkpoint, read_start_checkpoint, start_synthesis, training_symbols
 from valle.train.setup import (
     build_optimizer,
     build_schedule,
@@ -132,6 +132,7 @@ class Trainer:
         self.corpus = read_corpus_info(cfg.data.manifest_dir, cfg.data.text_tokens)
         start = read_start_checkpoint(cfg)
         self.corpus = replace(self.corpus, symbols=training_symbols(self.corpus.symbols, start))
+        self.synthesis = start_synthesis(start)  # carried into every checkpoint this run writes
         self.collater = TextTokenCollater(self.corpus.symbols)
         self.model_config = sized_model_config(cfg.model, len(self.collater), self.corpus.codec)
         self.raw_model = build_model(self.model_config).to(device)
@@ -494,6 +495,7 @@ class Trainer:
                 "state": asdict(state),
                 "train_config": ckpt_io.plain(self.cfg),
                 **asdict(self.corpus),
+                "synthesis": self.synthesis,
             }
             ckpt_io.save_train_checkpoint(path, payload)
             self.result.checkpoint = path
@@ -509,5 +511,7 @@ class Trainer:
         extra = {"step": self.state.step, "epoch": self.state.epoch, "train_stage": int(self.cfg.train_stage),
                  "best_valid_loss": self.state.best_valid_loss, "averaged": averaged,
                  "text_dropout": self.cfg.text_dropout}  # fmt: skip
+        if self.synthesis:
+            extra["synthesis"] = self.synthesis
         return save_checkpoint(path, model, symbols=self.corpus.symbols, tokenizer=self.corpus.tokenizer,
                                codec=self.corpus.codec, extra=extra)  # fmt: skip
