@@ -52,6 +52,27 @@ def test_min_new_frames_holds_off_eos() -> None:
     assert model.generate(*_inputs(model), top_k=1, min_new_frames=7).shape == (1, 7, 8)
 
 
+def test_a_later_eos_held_back_is_logged_as_news_not_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """A minimum length holding back an EOS the model chose after a few frames is what the setting is for."""
+    model = _forced_eos_model(-10.0)
+    calls = {"n": 0}
+
+    def eos_from_the_fourth_step(module, inputs, logits):
+        calls["n"] += 1
+        if calls["n"] >= 4:
+            logits = logits.clone()
+            logits[..., model.config.eos_id] = 10.0
+        return logits
+
+    model.ar_predict_layer.register_forward_hook(eos_from_the_fourth_step)
+    with caplog.at_level(logging.INFO):
+        codes = model.generate(*_inputs(model), top_k=1, min_new_frames=7)
+    assert codes.shape == (1, 7, 8)
+    held = [r for r in caplog.records if "EOS suppressed" in r.getMessage()]
+    assert len(held) == 1 and held[0].levelno == logging.INFO, [(r.levelname, r.getMessage()) for r in held]
+    assert "after 3 of 7 required frames" in held[0].getMessage()
+
+
 @pytest.mark.parametrize("bos", [False, True])
 def test_no_eos_stops_at_the_reference_length_cap(bos: bool, caplog: pytest.LogCaptureFixture) -> None:
     model = _forced_eos_model(-10.0, prepend_bos=bos)

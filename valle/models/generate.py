@@ -377,9 +377,12 @@ def _ar_loop(
         best = logits.argmax(-1)  # [B]
         if n < longest_min:
             under = mins > n  # [B] rows whose EOS is still masked
+            # An early EOS held back is what a minimum length is for (the shipped settings hold it for about a
+            # third of items), so it is news, not a warning - unless the model wanted no speech at all.
             for i in ((best == eos) & under & ~finished & ~warned).nonzero().flatten().tolist():
-                logger.warning("%sthe AR model chose EOS after %d of %d required frames; EOS suppressed",
-                               _label(names[i]), n, int(mins[i]))  # fmt: skip
+                logger.log(logging.WARNING if n == 0 else logging.INFO,
+                           "%sthe AR model chose EOS after %d of %d required frames; EOS suppressed",
+                           _label(names[i]), n, int(mins[i]))  # fmt: skip
             warned |= (best == eos) & under
             logits[:, eos] = logits[:, eos].masked_fill(under, float("-inf"))
             best = logits.argmax(-1)
