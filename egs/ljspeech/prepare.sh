@@ -29,7 +29,8 @@ fi
 
 if run_stage 2; then
   log "Stage 2: split into train/dev/test (12,500 / 200 / 400)"
-  "$VALLE" split-manifests --manifest-dir "$data_dir/manifests" --prefix ljspeech --part all
+  # --overwrite: stage 1 rewrote the 'all' manifests, and this split of them is the same on every rerun
+  "$VALLE" split-manifests --manifest-dir "$data_dir/manifests" --prefix ljspeech --part all --overwrite
 fi
 
 if run_stage 3; then

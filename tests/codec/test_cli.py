@@ -38,3 +38,18 @@ def test_fit_codec_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     (tmp_path / "empty").mkdir()
     assert main(["fit-codec", "--audio", str(tmp_path / "empty"), "--out", str(tmp_path / "c.pt")]) == 2
     assert "no audio files found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("n", ["0", "-1", "9"])
+def test_roundtrip_refuses_a_codebook_count_out_of_range(
+    tiny_codec, speech, tmp_path: Path, capsys: pytest.CaptureFixture[str], n: str
+) -> None:
+    """0 used to mean 'all 8' (a falsy value taken as unset) while 9 was refused; every count outside 1..8 is."""
+    tiny_codec.save(tmp_path / "codec.pt")
+    sf.write(tmp_path / "in.wav", speech.numpy(), 24_000)
+    argv = ["codec-info", "--codec", str(tmp_path / "codec.pt"), "--vocoder", "griffin-lim", "--num-codebooks", n,
+            "--roundtrip", str(tmp_path / "in.wav"), str(tmp_path / "out.wav")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--num-codebooks must be 1..8, got {n}" in err, err
+    assert not (tmp_path / "out.wav").exists()

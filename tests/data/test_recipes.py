@@ -74,9 +74,19 @@ def test_aishell_first_400_dev_cuts_are_dev_rest_join_train(tmp_path: Path) -> N
 
 
 def test_missing_split_is_a_clear_error(tmp_path: Path) -> None:
+    """The message names real files (it once printed a format set: 'custom_cuts_{train}.jsonl.gz')."""
     _write_parts(tmp_path, "libritts", {"train-clean-100": 2, "dev-clean": 1})
-    with pytest.raises(MissingFileError, match="no tokenized test part"):
+    with pytest.raises(MissingFileError, match="no tokenized test part") as e:
         combine_splits("libritts", tmp_path)
+    assert "(looked for libritts_cuts_test-clean.jsonl.gz)" in str(e.value), e.value
+    with pytest.raises(MissingFileError) as e:
+        combine_splits("custom", tmp_path)
+    assert "(looked for custom_cuts_train.jsonl.gz)" in str(e.value), e.value
+    (tmp_path / "libritts_cuts_train-clean-100.jsonl.gz").unlink()
+    with pytest.raises(MissingFileError) as e:
+        combine_splits("libritts", tmp_path)
+    assert ("(looked for libritts_cuts_train-clean-100.jsonl.gz, libritts_cuts_train-clean-360.jsonl.gz or "
+            "libritts_cuts_train-other-500.jsonl.gz)") in str(e.value), e.value
 
 
 def test_prepare_folder_makes_manifests_and_counts_bad_items(tmp_path: Path) -> None:
@@ -116,3 +126,80 @@ def test_recipe_option_parser_rejects_unknown_options() -> None:
     assert out.returncode == 2 and "unknown option --no-such-option" in out.stderr
     out = run("egs/libritts/prepare.sh", "--help")
     assert out.returncode == 0 and "--dataset-parts" in out.stdout
+
+
+def _voice_folder(src: Path, speakers: int = 2, per_speaker: int = 3) -> Path:
+    """<src>/<speaker>/<name>.wav + .txt pairs, the layout `valle prepare-folder` reads."""
+    for s in range(speakers):
+        (src / f"spk{s}").mkdir(parents=True)
+        for i in range(per_speaker):
+            sf.write(src / f"spk{s}" / f"u{i}.wav", np.random.default_rng(i).normal(0, 0.1, 1600), 16000)
+            (src / f"spk{s}" / f"u{i}.txt").write_text(f"Sentence {i}.\n")
+    return src
+
+
+def _counts(folder: Path, prefix: str) -> dict[str, int]:
+    return {split: len(load_manifest(folder / f"{prefix}_supervisions_{split}.jsonl.gz"))
+            for split in ("train", "dev", "test")}  # fmt: skip
+
+
+def test_split_manifests_never_overwrites_a_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Splitting prepare-folder's train part rewrote train/dev/test in place (6 utterances became 4); splitting
+    over an earlier split lost it too.  Both are refused, by file name, with nothing written."""
+    from valle.cli import main
+
+    man = tmp_path / "man"
+    assert main(["prepare-folder", "--src", str(_voice_folder(tmp_path / "v")), "--out", str(man)]) == 0
+    before = _counts(man, "custom")
+    assert before == {"train": 4, "dev": 1, "test": 1}
+    capsys.readouterr()
+    assert main(["split-manifests", "--manifest-dir", str(man), "--prefix", "custom", "--part", "train"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--part train cannot be split" in err and "custom_supervisions_train" in err, err
+    assert _counts(man, "custom") == before
+
+    for kind in ("recordings", "supervisions"):  # a whole-corpus part under another prefix
+        (man / f"mine_{kind}_all.jsonl.gz").write_bytes((man / f"custom_{kind}_train.jsonl.gz").read_bytes())
+    argv = ["split-manifests", "--manifest-dir", str(man), "--prefix", "mine"]
+    assert main(argv) == 0
+    assert _counts(man, "mine") == {"train": 2, "dev": 1, "test": 1}
+    out = capsys.readouterr().out
+    assert f"{man / 'mine_supervisions_{train,dev,test}.jsonl.gz'}: train 2, dev 1, test 1" in out, out
+    (man / "mine_supervisions_dev.jsonl.gz").write_bytes((man / "custom_supervisions_train.jsonl.gz").read_bytes())
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "mine_recordings_train.jsonl.gz already exists" in err and "--overwrite" in err
+    assert _counts(man, "mine")["dev"] == 4  # untouched
+    assert main([*argv, "--overwrite"]) == 0 and _counts(man, "mine")["dev"] == 1
+
+
+@pytest.mark.parametrize(
+    ("dev", "test", "message"),
+    [
+        ("-1", "0.05", "--dev-fraction must be >= 0 and < 1, got -1"),
+        ("0.05", "1", "--test-fraction must be >= 0 and < 1, got 1"),
+        ("nan", "0.05", "--dev-fraction must be >= 0 and < 1, got nan"),
+        ("0.9", "0.9", "--dev-fraction 0.9 and --test-fraction 0.9 add up to 1.8"),
+        ("0.5", "0.45", "leave no utterances for train (dev 3, test 3 of 6)"),
+    ],
+)
+def test_prepare_folder_refuses_a_split_without_train(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], dev: str, test: str, message: str
+) -> None:
+    """`--dev-fraction 0.9 --test-fraction 0.9` wrote 'train 0, dev 5, test 1' with exit code 0."""
+    from valle.cli import main
+
+    argv = ["prepare-folder", "--src", str(_voice_folder(tmp_path / "v")), "--out", str(tmp_path / "m")]
+    assert main([*argv, "--dev-fraction", dev, "--test-fraction", test]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "m").exists()
+
+
+def test_prepare_folder_empty_folder_error_is_a_sentence(tmp_path: Path) -> None:
+    (tmp_path / "src" / "spk").mkdir(parents=True)
+    sf.write(tmp_path / "src" / "spk" / "a.wav", np.zeros(1600), 16000)
+    with pytest.raises(DataError) as e:
+        prepare_folder(tmp_path / "src", tmp_path / "m")
+    assert "{" not in str(e.value) and "skipped: no_transcript 1" in str(e.value), e.value
+    assert "put <speaker>/<name>.wav files with a <name>.txt transcript beside each" in str(e.value)

@@ -116,3 +116,22 @@ def test_clear_errors(prepared: tuple[Path, Path], tmp_path: Path) -> None:
         tokenize_corpus(dataclasses.replace(_config(prepared, tmp_path), audio_extractor="Mp3"), progress=False)
     with pytest.raises(InvalidInputError, match="--codec"):
         tokenize_corpus(dataclasses.replace(_config(prepared, tmp_path), codec=None), progress=False)
+
+
+
+@pytest.mark.parametrize("codec", [None, "gone.pt", "broken.pt"])
+def test_a_codec_that_fails_to_load_leaves_no_codes_file(
+    prepared: tuple[Path, Path], tmp_path: Path, codec: str | None
+) -> None:
+    """Builtin without --codec, or a codec file that cannot be loaded, used to leave a stub {prefix}_codes_*.h5
+    (the codes file was opened before the codec loaded)."""
+    from valle.errors import ValleError
+
+    (tmp_path / "broken.pt").write_bytes(b"not a codec")
+    out = tmp_path / "out"
+    path = None if codec is None else str(tmp_path / codec)
+    cfg = dataclasses.replace(_config(prepared, out), codec=path, dataset_parts=("dev-clean",))
+    with pytest.raises(InvalidInputError if codec is None else ValleError):
+        tokenize_corpus(cfg, progress=False)
+    left = sorted(p.name for p in out.glob("*")) if out.exists() else []
+    assert not [name for name in left if "codes" in name or "cuts" in name], left

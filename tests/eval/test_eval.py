@@ -204,3 +204,104 @@ def test_eval_out_that_cannot_be_written_fails_before_scoring(
     assert main(["eval", "--list", str(tmp_path / "list.tsv"), "--out", str(tmp_path / "f" / "r.json")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{tmp_path / 'f'}" in err and "a file stands where a folder is needed" in err, err
+
+
+def test_empty_output_is_scored_as_a_failed_item_and_counted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An output with no samples is a synthesis that said nothing: its WER counts in full, DNSMOS and speaker
+    similarity (undefined on no audio) are None and left out of the means, and the summary counts it."""
+    import json
+
+    from valle.cli import main
+    from valle.eval import asr, metrics
+
+    def on_audio(value: object):
+        def metric(wav: np.ndarray, sr: int, **kwargs) -> object:
+            assert len(wav), "a model was run on an empty output"
+            return value
+
+        return metric
+
+    monkeypatch.setattr(asr, "transcribe", on_audio("hello"))
+    monkeypatch.setattr(metrics, "dnsmos", on_audio(3.0))
+    monkeypatch.setattr(metrics, "speaker_embedding", on_audio(np.ones(4)))
+    sf.write(tmp_path / "p.wav", np.full(16_000, 0.1, dtype=np.float32), 16_000)
+    sf.write(tmp_path / "a.wav", np.full(16_000, 0.1, dtype=np.float32), 16_000)
+    sf.write(tmp_path / "empty.wav", np.zeros(0, dtype=np.float32), 16_000)
+    (tmp_path / "list.tsv").write_text("output\ttext\tprompt\na.wav\thello\tp.wav\nempty.wav\thello\tp.wav\n")
+    assert main(["eval", "--list", str(tmp_path / "list.tsv"), "--out", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| empty | 1 |" in out and "empty: 1 output(s) hold no audio" in out, out
+    data = json.loads((tmp_path / "r.json").read_text())
+    good, empty = data["items"]
+    assert empty["transcript"] == "" and empty["wer"] == 1.0 and empty["empty"] is True
+    assert empty["dnsmos"] is None and empty["sim_prompt_output"] is None and good["empty"] is False
+    assert data["summary"]["dnsmos"] == 3.0 and data["summary"]["wer"] == 0.5
+
+
+def test_empty_prompt_is_a_one_line_error_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A prompt is the user's input, not a result to score: an empty one is refused, by name."""
+    from valle.cli import main
+
+    sf.write(tmp_path / "a.wav", np.full(16_000, 0.1, dtype=np.float32), 16_000)
+    sf.write(tmp_path / "p.wav", np.zeros(0, dtype=np.float32), 16_000)
+    (tmp_path / "list.tsv").write_text("output\ttext\tprompt\tspeaker\na.wav\thello\tp.wav\ts1\n")
+    assert main(["eval", "--list", str(tmp_path / "list.tsv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"audio file {tmp_path / 'p.wav'} is empty" in err, err
+
+
+def test_dnsmos_refuses_an_empty_waveform() -> None:
+    """speechmos tiles a short clip up to 9 s by doubling it, which never ends for zero samples."""
+    from valle.errors import InvalidInputError
+    from valle.eval.metrics import dnsmos
+
+    with pytest.raises(InvalidInputError, match="empty"):
+        dnsmos(np.zeros(0, dtype=np.float32), 16_000)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("output\ttext\n", "has no items"),
+        ("output\ttext\na.wav\thello\nb.wav\n", "line 3 has 1 column(s) but its header has 2"),
+        ("output\ttext\na.wav\thello\textra\n", "line 2 has 3 column(s) but its header has 2"),
+        ("output\ttext\n\thello\n", "line 2 has no 'output' path"),
+        ("out\ttext\na.wav\thello\n", "needs a header with at least the columns 'output' and 'text'"),
+        ("", "needs a header with at least the columns 'output' and 'text'"),
+    ],
+)
+def test_malformed_item_list_is_a_data_error_naming_file_and_line(tmp_path: Path, content: str, message: str) -> None:
+    import re
+
+    from valle.errors import DataError
+
+    (tmp_path / "list.tsv").write_text(content)
+    with pytest.raises(DataError, match=f"^{re.escape(str(tmp_path / 'list.tsv'))} .*{re.escape(message)}"):
+        read_item_list(tmp_path / "list.tsv")
+
+
+def test_eval_path_errors_say_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Missing and folder paths (list and audio) are one-line errors that say which it is and what to do; an
+    unsupported --language is refused by the parser instead of being scored as English."""
+    from valle.cli import main
+
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "list.tsv").write_text("output\ttext\nmissing.wav\thello\n")
+    (tmp_path / "dir.tsv").write_text("output\ttext\nadir\thello\n")
+    cases = [
+        (["--list", str(tmp_path / "adir")], f"item list {tmp_path / 'adir'} is a folder; "),
+        (["--list", str(tmp_path / "nope.tsv")], f"item list {tmp_path / 'nope.tsv'} not found; check "),
+        (["--list", str(tmp_path / "list.tsv")], f"audio file {tmp_path / 'missing.wav'} not found; fix "),
+        (["--list", str(tmp_path / "dir.tsv")], f"audio file {tmp_path / 'adir'} is a folder; "),
+        (["--list", str(tmp_path / "list.tsv"), "--language", "fr"], "invalid choice: 'fr'"),
+    ]
+    for argv, message in cases:
+        try:
+            code = main(["eval", *argv])
+        except SystemExit as e:  # argparse errors exit; library errors return the code
+            code = e.code
+        assert code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, (argv, err)

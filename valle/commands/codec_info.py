@@ -34,11 +34,11 @@ def run(args: argparse.Namespace) -> int:
         import soundfile as sf
 
         src, dst = args.roundtrip
-        wav, sr = load_audio(src)
-        codes = codec.encode(wav[None])  # [1, Q, F]
-        n = args.num_codebooks or codec.num_codebooks
+        n = codec.num_codebooks if args.num_codebooks is None else args.num_codebooks  # 0 is not "all"
         if not 1 <= n <= codec.num_codebooks:
             raise InvalidInputError(f"--num-codebooks must be 1..{codec.num_codebooks}, got {n}")
+        wav, sr = load_audio(src)
+        codes = codec.encode(wav[None])  # [1, Q, F]
         out = codec.decode(codes[:, :n])[0, : wav.numel()]
         with atomic_write(dst) as tmp:
             sf.write(str(tmp), out.numpy(), sr, subtype="PCM_16", format="WAV")

@@ -8,12 +8,13 @@ from pathlib import Path
 
 NAME = "eval"
 HELP = "objective metrics (WER or CER, speaker similarity, DNSMOS) for synthesized speech (needs .[eval])"
+LANGUAGES = ("en", "zh")  # what the text normalisation and the too-fast bound know; others would score as English
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", type=Path, required=True,
                    help="TSV with header: output, text[, prompt, ground_truth, speaker] (paths relative to it)")
-    p.add_argument("--language", default="en", help="'en' (WER) or 'zh' (CER)")
+    p.add_argument("--language", default="en", choices=LANGUAGES, help="'en' (WER) or 'zh' (CER)")
     p.add_argument("--out", type=Path, default=None, help="write per-item results and the summary as JSON")
 
 
@@ -36,6 +37,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"too_fast: {summary['too_fast']} transcript(s) run faster than "
               f"{max_units_per_second(args.language):g} {unit}/s, the recognizer "
               "hearing babble as words; their WER counts in full (per-item units_per_second in --out)")
+    if summary["empty"]:
+        print(f"empty: {summary['empty']} output(s) hold no audio; their WER counts in full, DNSMOS and speaker "
+              "similarity leave them out (per-item 'empty' in --out)")
     if args.out:
         with atomic_write(args.out) as tmp:
             tmp.write_text(json.dumps({"summary": summary, "items": results_as_dicts(results)}, indent=1))

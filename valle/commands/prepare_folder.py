@@ -13,8 +13,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--src", type=Path, required=True, help="folder of audio files with transcripts beside them")
     p.add_argument("--out", type=Path, default=Path("data/manifests"), help="manifest folder to write")
     p.add_argument("--language", default="English", help="language recorded in the supervisions")
-    p.add_argument("--dev-fraction", type=float, default=0.05, help="share of utterances for dev")
-    p.add_argument("--test-fraction", type=float, default=0.05, help="share of utterances for test")
+    p.add_argument("--dev-fraction", type=float, default=0.05, help="share of utterances for dev, in [0, 1) (min. 1)")
+    p.add_argument("--test-fraction", type=float, default=0.05,
+                   help="share of utterances for test, in [0, 1) (min. 1); train gets the rest (at least one)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split")
 
 

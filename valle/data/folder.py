@@ -3,7 +3,8 @@
 Layout accepted (any depth):  <root>/<speaker>/<name>.wav  with  <name>.txt (or .lab) holding the transcript.
 Audio may be wav/flac/ogg at any sample rate; the speaker is the name of the audio's parent folder (files
 directly in <root> belong to speaker "default").  Items without a transcript, with an empty one or with
-unreadable audio are skipped and counted.  Utterances are split into train/dev/test by a seeded shuffle.
+unreadable audio are skipped and counted.  Utterances are split into train/dev/test by a seeded shuffle: dev and
+test get their fractions (at least one utterance each) and train the rest, which must not be empty.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
 
-from valle.errors import DataError, MissingFileError
+from valle.errors import DataError, InvalidInputError, MissingFileError
 from valle.utils import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,38 @@ def _transcript(audio: Path) -> str | None:
     return None
 
 
+def _check_fractions(dev_fraction: float, test_fraction: float) -> None:
+    """Refuse shares that cannot leave utterances for train (checked before the folder is scanned)."""
+    for flag, value in (("--dev-fraction", dev_fraction), ("--test-fraction", test_fraction)):
+        if not 0.0 <= value < 1.0:  # NaN fails too
+            raise InvalidInputError(f"{flag} must be >= 0 and < 1, got {value:g}")
+    if dev_fraction + test_fraction >= 1.0:
+        raise InvalidInputError(
+            f"--dev-fraction {dev_fraction:g} and --test-fraction {test_fraction:g} add up to "
+            f"{dev_fraction + test_fraction:g}; keep their sum below 1 so that train gets utterances"
+        )
+
+
+def _split_sizes(n: int, dev_fraction: float, test_fraction: float) -> tuple[int, int]:
+    """(dev, test) sizes of `n` utterances: at least one each, and at least one left for train."""
+    n_dev = max(1, round(dev_fraction * n))
+    n_test = max(1, round(test_fraction * n))
+    if n_dev + n_test >= n:
+        raise InvalidInputError(
+            f"--dev-fraction {dev_fraction:g} and --test-fraction {test_fraction:g} leave no utterances for train "
+            f"(dev {n_dev}, test {n_test} of {n}); lower them or add recordings"
+        )
+    return n_dev, n_test
+
+
+def _too_few_message(found: int, src: Path, skipped: dict[str, int]) -> str:
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()))
+    return (
+        f"found {found} usable audio+transcript pairs in {src}; need at least 3: put <speaker>/<name>.wav files "
+        f"with a <name>.txt transcript beside each" + (f" (skipped: {reasons})" if reasons else "")
+    )
+
+
 def prepare_folder(
     src: Path,
     out: Path,
@@ -51,6 +84,7 @@ def prepare_folder(
 ) -> FolderSummary:
     """Write `custom_{recordings,supervisions}_{train,dev,test}.jsonl.gz` into `out` for the folder `src`."""
     src, out = Path(src), Path(out)
+    _check_fractions(dev_fraction, test_fraction)
     if not src.is_dir():
         raise MissingFileError(f"{src} is not a folder; point --src at a folder of audio files with .txt transcripts")
     summary = FolderSummary()
@@ -78,11 +112,10 @@ def prepare_folder(
         )
         items.append((rec, sup))
     if len(items) < 3:
-        raise DataError(f"found {len(items)} usable audio+transcript pairs in {src}; need at least 3 ({summary.skipped})")
+        raise DataError(_too_few_message(len(items), src, summary.skipped))
+    n_dev, n_test = _split_sizes(len(items), dev_fraction, test_fraction)
     order = list(range(len(items)))
     random.Random(seed).shuffle(order)
-    n_dev = max(1, round(dev_fraction * len(items)))
-    n_test = max(1, round(test_fraction * len(items)))
     splits = {"dev": order[:n_dev], "test": order[n_dev : n_dev + n_test], "train": order[n_dev + n_test :]}
     for split, idx in splits.items():
         idx = sorted(idx)

@@ -66,9 +66,10 @@ def combine_splits(recipe: str, tokenized_dir: Path, suffix: str = "jsonl.gz") -
     }
     for split, paths in found.items():
         if not paths:
+            names = [f"{prefix}_cuts_{part}.{suffix}" for part in splits[split]]
+            looked_for = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
             raise MissingFileError(
-                f"no tokenized {split} part in {tokenized_dir} (looked for {prefix}_cuts_{{{','.join(splits[split])}}}"
-                f".{suffix}); run 'valle tokenize' first"
+                f"no tokenized {split} part in {tokenized_dir} (looked for {looked_for}); run 'valle tokenize' first"
             )
     out: dict[str, Path] = {}
     sets = {split: CutSet.from_cuts(c for p in paths for c in load_manifest_lazy(p)) for split, paths in found.items()}
@@ -95,20 +96,54 @@ def split_counts(n: int) -> tuple[int, int, int]:
     return n - dev - test, dev, test
 
 
-def split_manifests(manifest_dir: Path, prefix: str = "ljspeech", part: str = "all", suffix: str = "jsonl.gz") -> None:
-    """Split `{prefix}_{recordings,supervisions}_{part}` into train/dev/test parts (in file order, as the reference)."""
+SPLITS = ("train", "dev", "test")
+MANIFEST_KINDS = ("recordings", "supervisions")
+
+
+def split_manifests(
+    manifest_dir: Path, prefix: str = "ljspeech", part: str = "all", suffix: str = "jsonl.gz", overwrite: bool = False
+) -> dict[str, dict[str, int]]:
+    """Split `{prefix}_{recordings,supervisions}_{part}` into train/dev/test parts (in file order, as the reference).
+
+    Returns {kind: {split: items written}}.  Refuses, before writing anything, to split one of its own outputs
+    and (unless `overwrite`) to replace an existing split: either silently lost utterances (splitting
+    prepare-folder's train part turned its 4/1/1 utterances into 2/1/1 and dropped the old dev and test).
+    """
     manifest_dir = Path(manifest_dir)
-    for kind in ("recordings", "supervisions"):
-        src = manifest_dir / f"{prefix}_{kind}_{part}.{suffix}"
-        if not src.is_file():
-            raise MissingFileError(f"{src} not found; run 'lhotse prepare {prefix}' first")
-        items = list(load_manifest(src))
+    _check_split_paths(manifest_dir, prefix, part, suffix, overwrite)
+    written: dict[str, dict[str, int]] = {}
+    for kind in MANIFEST_KINDS:
+        manifest = load_manifest(manifest_dir / f"{prefix}_{kind}_{part}.{suffix}")
+        items = list(manifest)
         n_train, n_dev, _ = split_counts(len(items))
         pieces = {"train": items[:n_train], "dev": items[n_train : n_train + n_dev], "test": items[n_train + n_dev :]}
         for split, chunk in pieces.items():
-            manifest = type(load_manifest(src)).from_items(chunk)
             with atomic_write(manifest_dir / f"{prefix}_{kind}_{split}.{suffix}") as tmp:
-                manifest.to_file(tmp)
+                type(manifest).from_items(chunk).to_file(tmp)
+        written[kind] = {split: len(chunk) for split, chunk in pieces.items()}
+    return written
+
+
+def _check_split_paths(manifest_dir: Path, prefix: str, part: str, suffix: str, overwrite: bool) -> None:
+    """Refuse a split that lacks its input or would overwrite manifests (see `split_manifests`)."""
+    if part in SPLITS:
+        raise InvalidInputError(
+            f"--part {part} cannot be split: the split writes {prefix}_*_{{{','.join(SPLITS)}}}.{suffix} and would "
+            f"overwrite its own input {manifest_dir / f'{prefix}_supervisions_{part}.{suffix}'}; split a whole-corpus "
+            "part such as 'all'"
+        )
+    for kind in MANIFEST_KINDS:
+        src = manifest_dir / f"{prefix}_{kind}_{part}.{suffix}"
+        if not src.is_file():
+            raise MissingFileError(f"{src} not found; run 'lhotse prepare {prefix}' first")
+    existing = [p for kind in MANIFEST_KINDS for split in SPLITS
+                if (p := manifest_dir / f"{prefix}_{kind}_{split}.{suffix}").exists()]  # fmt: skip
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more of its split)" if len(existing) > 1 else ""
+        raise InvalidInputError(
+            f"{existing[0]} already exists{more}; pass --overwrite to replace the split, or move the existing "
+            "manifests away first"
+        )
 
 
 @dataclass

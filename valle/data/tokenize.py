@@ -2,8 +2,9 @@
 
 What the reference's `bin/tokenizer.py` does, plus what its users missed: bad items are skipped and counted
 (never a crash mid-run, never dropped silently), a rerun skips finished parts, nothing is written half (the
-cut manifest of a part is renamed into place last), and `--num-jobs` workers encode in parallel with results
-identical to one worker (batches are formed in the main process; workers only encode them).
+cut manifest of a part is renamed into place last; a part that fails, a codec that cannot load included,
+leaves no codes file), and `--num-jobs` workers encode in parallel with results identical to one worker
+(batches are formed in the main process; workers only encode them).
 
 Per part it writes to `output_dir`:
     {prefix}_codes_{part}.h5          int16 [T, Q] codes per cut (NumpyHdf5Writer; exact, unlike lilcom)
@@ -76,6 +77,10 @@ class TokenizeConfig:
             raise InvalidInputError(f"--num-jobs must be >= 1, got {self.num_jobs}")
         if not self.dataset_parts:
             raise InvalidInputError("--dataset-parts is empty; name at least one part, e.g. 'dev-clean'")
+        if self.audio_extractor == "Builtin" and not self.codec:
+            raise InvalidInputError(
+                "--audio-extractor Builtin needs --codec PATH (a codec fitted by 'valle fit-codec')"
+            )
 
     @property
     def text_backend(self) -> str:
@@ -86,11 +91,7 @@ class TokenizeConfig:
         if self.audio_extractor == "Encodec":
             return f"encodec:{self.codec}" if self.codec else "encodec"
         if self.audio_extractor == "Builtin":
-            if not self.codec:
-                raise InvalidInputError(
-                    "--audio-extractor Builtin needs --codec PATH (a codec fitted by 'valle fit-codec')"
-                )
-            return self.codec
+            return self.codec  # never None once validate() passed
         return None
 
 
@@ -185,8 +186,7 @@ def _screen(cfg: TokenizeConfig, cuts: Iterable[Any], summary: PartSummary) -> l
 
 
 def _tokenize_part(cfg: TokenizeConfig, part: str, tokenizer: Any, target: Path, progress: bool) -> PartSummary:
-    from lhotse import CutSet, NumpyHdf5Writer
-    from lhotse.utils import compute_num_frames
+    from lhotse import CutSet
 
     summary = PartSummary(part)
     cuts = _screen(cfg, _read_part(cfg, part), summary)
@@ -200,18 +200,12 @@ def _tokenize_part(cfg: TokenizeConfig, part: str, tokenizer: Any, target: Path,
         cut.supervisions[0].custom = {**(cut.supervisions[0].custom or {}), TEXT_TOKENS_KEY: {"text": toks}}
         with_text.append(cut)
 
-    storage = (Path(cfg.output_dir) / f"{cfg.prefix}_codes_{part}").resolve()
-    done = []
-    with NumpyHdf5Writer(storage, mode="w") as writer:
-        for cut, codes, reason in _encode_all(cfg, with_text, progress, desc=f"encoding {part}"):
-            if codes is None:
-                summary.skip(reason)
-                continue
-            # lhotse reads a temporal array back as round(duration / frame_shift) frames; store exactly that
-            # many (the codec's last, partial frame may go) so what training loads is bit-identical to disk.
-            frames = compute_num_frames(cut.duration, FRAME_SHIFT, CODEC_RATE)
-            manifest = writer.store_array(cut.id, codes[:frames], frame_shift=FRAME_SHIFT, temporal_dim=0)
-            done.append(cut.with_custom(CODES_FIELD, manifest))
+    storage = (Path(cfg.output_dir) / f"{cfg.prefix}_codes_{part}.h5").resolve()
+    try:
+        done = _store_codes(cfg, with_text, storage, summary, progress, desc=f"encoding {part}")
+    except BaseException:
+        storage.unlink(missing_ok=True)  # a codec that cannot load, a crash or Ctrl-C: no stub codes file
+        raise
     summary.kept = len(done)
     summary.hours = round(sum(c.duration for c in done) / 3600, 4)
     with atomic_write(target) as tmp:
@@ -220,6 +214,27 @@ def _tokenize_part(cfg: TokenizeConfig, part: str, tokenizer: Any, target: Path,
     skipped = ", ".join(f"{k}={v}" for k, v in sorted(summary.skipped.items())) or "none"
     logger.info("%s: kept %d cuts (%.2f h); skipped: %s", part, summary.kept, summary.hours * 1, skipped)
     return summary
+
+
+def _store_codes(
+    cfg: TokenizeConfig, cuts: list[Any], storage: Path, summary: PartSummary, progress: bool, desc: str
+) -> list[Any]:
+    """Encode `cuts` into the HDF5 file `storage`; returns the encoded cuts pointing at their codes."""
+    from lhotse import NumpyHdf5Writer
+    from lhotse.utils import compute_num_frames
+
+    done = []
+    with NumpyHdf5Writer(storage, mode="w") as writer:
+        for cut, codes, reason in _encode_all(cfg, cuts, progress, desc=desc):
+            if codes is None:
+                summary.skip(reason)
+                continue
+            # lhotse reads a temporal array back as round(duration / frame_shift) frames; store exactly that
+            # many (the codec's last, partial frame may go) so what training loads is bit-identical to disk.
+            frames = compute_num_frames(cut.duration, FRAME_SHIFT, CODEC_RATE)
+            manifest = writer.store_array(cut.id, codes[:frames], frame_shift=FRAME_SHIFT, temporal_dim=0)
+            done.append(cut.with_custom(CODES_FIELD, manifest))
+    return done
 
 
 def _phonemize(tokenizer: Any, texts: list[str], progress: bool, desc: str, chunk: int = 512) -> list[list[str]]:

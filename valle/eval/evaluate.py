@@ -5,6 +5,10 @@ ceiling) prompt-vs-ground-truth, DNSMOS of the output, and how fast the transcri
 for Mandarin, per second of output: a rate no recording reaches marks the recognizer inventing words).  The
 summary adds the *different-speaker baseline*: the mean similarity between prompts of different speakers, which
 a zero-shot system must clearly beat.
+
+An output with no samples is a synthesis that said nothing, so it is scored, not refused: its transcript is
+empty (WER counts in full), DNSMOS and speaker similarity, undefined on no audio, are None (left out of their
+means), and `empty` marks it (counted in the summary).  An empty prompt or ground truth is bad input: an error.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import csv
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 from tqdm import tqdm
@@ -34,18 +39,46 @@ class EvalResult:
     output: str
     transcript: str
     wer: float
-    dnsmos: float
+    dnsmos: float | None  # None for an empty output
     sim_prompt_output: float | None = None
     sim_prompt_truth: float | None = None
     units_per_second: float | None = None  # transcript words (Mandarin: characters) per second; None if silent
     too_fast: bool = False  # faster than any recording speaks (`valle.eval.metrics.too_fast`, in its language)
+    empty: bool = False  # the output holds no samples (see the module docstring)
 
 
-def _read(path: Path) -> tuple[np.ndarray, int]:
+def _check_audio(path: Path, allow_empty: bool = False) -> None:
+    """Refuse an item's audio that is missing, a folder, unreadable or (unless `allow_empty`: outputs) empty."""
     import soundfile as sf
 
+    if Path(path).is_dir():
+        raise DataError(f"audio file {path} is a folder; name an audio file in the item list")
     if not Path(path).is_file():
-        raise MissingFileError(f"audio file {path} not found")
+        raise MissingFileError(
+            f"audio file {path} not found; fix its path in the item list (relative paths start at the list's folder)"
+        )
+    try:
+        frames = sf.info(str(path)).frames
+    except Exception as e:
+        raise DataError(f"cannot read audio {path}: {e}") from e
+    if not frames and not allow_empty:
+        raise DataError(f"audio file {path} is empty; replace it with a recording of the speaker")
+
+
+def _check_items(items: list[EvalItem]) -> None:
+    """Check every item's audio before scoring any: a bad path found after an hour of scoring wastes the hour."""
+    for item in items:
+        _check_audio(item.output, allow_empty=True)
+        for path in (item.prompt, item.ground_truth):
+            if path is not None:
+                _check_audio(path)
+
+
+def _read(path: Path, allow_empty: bool = False) -> tuple[np.ndarray, int]:
+    """Mono float32 samples and rate of an item's audio; `allow_empty` for outputs (scored, see module docstring)."""
+    import soundfile as sf
+
+    _check_audio(path, allow_empty)
     try:
         wav, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:
@@ -65,17 +98,21 @@ def evaluate(items: list[EvalItem], language: str = "en", progress: bool = True)
         word_error_rate,
     )
 
+    _check_items(items)
     results = []
     for item in tqdm(items, desc="evaluating", disable=not progress):
-        wav, sr = _read(item.output)
-        hyp = transcribe(wav, sr, language=language[:2])
-        res = EvalResult(str(item.output), hyp, word_error_rate(item.text, hyp, language), dnsmos(wav, sr))
-        if len(wav):
+        wav, sr = _read(item.output, allow_empty=True)
+        empty = not len(wav)
+        hyp = "" if empty else transcribe(wav, sr, language=language[:2])
+        res = EvalResult(str(item.output), hyp, word_error_rate(item.text, hyp, language),
+                         None if empty else dnsmos(wav, sr), empty=empty)  # fmt: skip
+        if not empty:
             res.units_per_second = spoken_units(hyp, language) / (len(wav) / sr)
             res.too_fast = too_fast(res.units_per_second, language)
         if item.prompt is not None:
             emb_p = speaker_embedding(*_read(item.prompt))
-            res.sim_prompt_output = speaker_similarity(emb_p, speaker_embedding(wav, sr))
+            if not empty:
+                res.sim_prompt_output = speaker_similarity(emb_p, speaker_embedding(wav, sr))
             if item.ground_truth is not None:
                 res.sim_prompt_truth = speaker_similarity(emb_p, speaker_embedding(*_read(item.ground_truth)))
         results.append(res)
@@ -102,7 +139,9 @@ def summarize(results: list[EvalResult]) -> dict[str, float | int | None]:
     in a 5.8 s clip of a 13-word sentence, WER 5.8), so one item can move a mean of 16 by 0.3; the median says
     what a typical output scores.  The mean stays the headline number (it is what TTS papers report).
     `too_fast` counts the items whose transcript runs faster than any recording speaks
-    (`valle.eval.metrics.too_fast`): how many WERs in the mean are that kind of outlier.
+    (`valle.eval.metrics.too_fast`): how many WERs in the mean are that kind of outlier.  `empty` counts the
+    outputs with no samples: their DNSMOS and similarity are None, so those means leave them out, and a reader
+    must see how many.
     """
 
     def mean(values: list[float | None]) -> float | None:
@@ -118,18 +157,19 @@ def summarize(results: list[EvalResult]) -> dict[str, float | int | None]:
         "sim_prompt_output": mean([r.sim_prompt_output for r in results]),
         "sim_prompt_truth": mean([r.sim_prompt_truth for r in results]),
         "too_fast": sum(r.too_fast for r in results) if results else None,
+        "empty": sum(r.empty for r in results) if results else None,
     }
 
 
 def read_item_list(path: Path) -> list[EvalItem]:
     """A TSV with a header naming columns among: output, text, prompt, ground_truth, speaker."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"item list {path} is a folder; give --list the TSV file itself")
     if not path.is_file():
-        raise MissingFileError(f"item list {path} not found")
+        raise MissingFileError(f"item list {path} not found; check the path given to --list")
     with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    if not rows or not {"output", "text"} <= set(rows[0]):
-        raise DataError(f"{path} needs a header with at least the columns 'output' and 'text' (tab-separated)")
+        rows = _item_rows(path, f)
     base = path.parent
 
     def p(value: str | None) -> Path | None:
@@ -140,6 +180,33 @@ def read_item_list(path: Path) -> list[EvalItem]:
                  ground_truth=p(r.get("ground_truth")), speaker=r.get("speaker") or None)
         for r in rows
     ]
+
+
+def _item_rows(path: Path, f: TextIO) -> list[dict[str, str]]:
+    """The rows of an item list as {column: value}, refusing what would be scored wrong.
+
+    Why by hand rather than `csv.DictReader`: that fills a short line's missing columns with None (a crash deep
+    in the WER code) and hides extra ones (a tab inside a transcript); here either names the list and line.
+    """
+    lines = csv.reader(f, delimiter="\t")
+    header = next(lines, [])
+    if not {"output", "text"} <= set(header):
+        raise DataError(f"{path} needs a header with at least the columns 'output' and 'text' (tab-separated)")
+    rows = []
+    for values in lines:
+        number = lines.line_num
+        if not values:
+            continue  # a blank line
+        if len(values) != len(header):
+            raise DataError(f"{path} line {number} has {len(values)} column(s) but its header has {len(header)}; "
+                            "separate the columns with single tabs and keep tabs out of the text")  # fmt: skip
+        row = dict(zip(header, values))
+        if not row["output"]:
+            raise DataError(f"{path} line {number} has no 'output' path; name the audio file to score")
+        rows.append(row)
+    if not rows:
+        raise DataError(f"{path} has no items; add one tab-separated line per output below its header")
+    return rows
 
 
 def results_as_dicts(results: list[EvalResult]) -> list[dict]:

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from valle.errors import MissingDependencyError
+from valle.errors import InvalidInputError, MissingDependencyError
 
 _INSTALL_HINT = "install the eval extra: pip install -c constraints.txt '.[eval]'"
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -96,9 +96,15 @@ def speaker_similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def dnsmos(wav: np.ndarray, sample_rate: int) -> float:
-    """DNSMOS overall quality (1-5) of a mono waveform."""
+    """DNSMOS overall quality (1-5) of a mono waveform.
+
+    Refuses an empty one: speechmos pads a short clip to its 9 s window by doubling it, which never ends for
+    zero samples.
+    """
     import soxr
 
+    if not len(wav):
+        raise InvalidInputError("DNSMOS of an empty waveform is undefined; skip outputs with no samples")
     try:
         from speechmos import dnsmos as model
     except ImportError as e:
