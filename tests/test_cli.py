@@ -8,10 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from valle import __version__
 from valle.cli import main
-from valle.errors import os_error_message
+from valle.errors import InvalidInputError, os_error_message
+from valle.utils import resolve_device
+
+NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+NEEDS_NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available")
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -36,6 +41,40 @@ def test_unknown_flag_is_one_line_exit_2() -> None:
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "invalid int value" in lines[0], out.stderr
+
+
+def test_an_unrecognized_argument_is_blamed_on_its_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["phonemize", "Hi.", "--bogus", "1"])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == (
+        "valle phonemize: error: unrecognized arguments: --bogus 1 (see 'valle phonemize --help')\n"
+    )
+    with pytest.raises(SystemExit):
+        main(["--bogus"])
+    assert capsys.readouterr().err.startswith("valle: error: unrecognized arguments: --bogus")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("tpu", "unknown --device 'tpu'; use auto, cpu, cuda, cuda:N or mps"),
+        ("meta", "unsupported --device 'meta'"),
+        pytest.param("cuda:0", "CUDA is not available on this machine; use --device cpu", marks=NEEDS_NO_CUDA),
+        pytest.param("cuda:99", "this machine has", marks=NEEDS_CUDA),
+    ],
+)
+def test_a_bad_device_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: str, message: str
+) -> None:
+    """torch's own errors here are tracebacks (an AssertionError for CUDA on a CPU build)."""
+    assert resolve_device(None) == resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(InvalidInputError, match=message):
+        resolve_device(spec)
+    assert main(["infer", "--checkpoint", "debug", "--text", "Hi.", "--output-dir", str(tmp_path), "--device", spec]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
 
 
 def test_user_error_is_one_line_exit_2_without_traceback(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ they would naturally expect.
 from __future__ import annotations
 
 import errno
+import os
+from pathlib import Path
 
 
 class ValleError(Exception):
@@ -34,6 +36,18 @@ class CheckpointError(ValleError, ValueError):
 
 class MissingDependencyError(ValleError, RuntimeError):
     """An optional program or package is required for this feature and is not installed."""
+
+
+def require_file(path: str | os.PathLike[str], what: str, hint: str) -> Path:
+    """`path` as a `Path` when it is a file, else `MissingFileError`: "`what` PATH is a folder / does not exist; `hint`".
+
+    Why: a folder where a file is expected passes an `exists()` check and then fails deep inside a reader with a
+    message about something else ("Is a directory", "pop from empty list").
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise MissingFileError(f"{what} {p} {'is a folder, not a file' if p.is_dir() else 'does not exist'}; {hint}")
+    return p
 
 
 def require_finite_nonnegative(name: str, value: float) -> None:

@@ -9,6 +9,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 
@@ -84,6 +85,42 @@ def set_num_threads(num_threads: int | None) -> None:
     import torch
 
     torch.set_num_threads(num_threads)
+
+
+def resolve_device(spec: Any = None, local_rank: int = 0) -> Any:
+    """The `torch.device` a `--device` value names, or an `InvalidInputError` in one line.
+
+    None or "auto" = CUDA when available, else the CPU; "cuda" = cuda:`local_rank` (a DDP process's own GPU);
+    "mps" = Apple silicon's GPU where torch has it.
+    Why here: torch's own errors for a misspelt name or a CUDA device on a CPU-only build are tracebacks, and every
+    command that runs a model takes the flag.
+    """
+    import torch
+
+    from valle.errors import InvalidInputError
+
+    given = str(spec) if spec is not None else "auto"
+    if given == "auto":
+        given = "cuda" if torch.cuda.is_available() else "cpu"
+    usage = "use auto, cpu, cuda, cuda:N or mps"
+    try:
+        device = torch.device(f"cuda:{local_rank}" if given == "cuda" else given)
+    except (RuntimeError, TypeError):
+        raise InvalidInputError(f"unknown --device {given!r}; {usage}") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InvalidInputError(f"--device {given}: CUDA is not available on this machine; use --device cpu")
+        if device.index is not None and device.index >= count:
+            raise InvalidInputError(
+                f"--device {given}: this machine has {count} CUDA device(s); use cuda:0 .. cuda:{count - 1}"
+            )
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise InvalidInputError(f"--device {given}: Apple's MPS is not available on this machine; use --device cpu")
+    elif device.type != "cpu":
+        raise InvalidInputError(f"unsupported --device {given!r}; {usage}")
+    return device
 
 
 def cache_path(name: str, env_var: str | None = None) -> Path:

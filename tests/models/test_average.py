@@ -103,11 +103,14 @@ def test_float16_exports_and_reference_checkpoints_average_in_float32(tmp_path: 
         (["{a}", "{codec}"], "different codecs"),
         (["{a}", "{b}", "--weights", "1,x"], "--weights must be comma-separated numbers"),
         (["{a}", "{b}", "--weights", "1"], "got 1 weights for 2 checkpoints"),
-        (["{a}", "{b}", "--weights", "1,-1"], "weights must be >= 0"),
+        (["{a}", "{b}", "--weights", "1,-1"], "weights must be finite numbers >= 0"),
+        (["{a}", "{b}", "--weights", "1,nan"], "weights must be finite numbers >= 0"),  # would write NaN weights
+        (["{a}", "{b}", "--weights", "1,inf"], "weights must be finite numbers >= 0"),
         (["{a}", "{b}", "--part", "decoder"], "part must be one of all, ar, nar"),
         (["{a}", "{b}", "--dtype", "int8"], "--dtype must be one of"),
         (["{a}", "{b}", "--synthesis", '{"top_k": "x"}'], "top_k"),
-        (["{a}", "{tmp}/missing.pt"], "does not exist"),
+        (["{a}", "{tmp}/missing.pt"], "checkpoint {tmp}/missing.pt does not exist; give checkpoint files"),
+        (["{tmp}", "{a}"], "checkpoint {tmp} is a folder"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2_with_nothing_written(
@@ -126,6 +129,7 @@ def test_bad_input_is_one_line_and_exit_2_with_nothing_written(
     assert main(["average-checkpoints", *argv, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     lines = [line for line in err.replace("\r", "\n").splitlines() if "averaging:" not in line and line.strip()]
+    message = message.replace("{tmp}", str(tmp_path))
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in err  # tqdm's bar aside, one line
     assert not out.exists()
     assert main(["average-checkpoints", str(pa), str(pb), "--out", str(pa)]) == 2  # never overwrite an input

@@ -235,7 +235,9 @@ class BuiltinCodec(AudioTokenizer):
         try:
             state = torch.load(p, map_location="cpu", weights_only=True)
         except Exception as e:  # unpickling raises many types on a corrupt or foreign file
-            raise CheckpointError(f"cannot read codec file {p}: {e}") from e
+            raise CheckpointError(
+                f"cannot read codec file {p} ({str(e).splitlines()[0]}); give a file `valle fit-codec` wrote"
+            ) from e
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise CheckpointError(f"{p} is not a valle built-in codec file; create one with `valle fit-codec`")
         if state.get("version", 0) > VERSION:

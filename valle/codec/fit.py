@@ -21,6 +21,7 @@ from valle.codec.builtin import BuiltinCodec, Vocoder
 from valle.codec.kmeans import fit_residual_kmeans
 from valle.codec.mel import MelConfig
 from valle.errors import InvalidInputError
+from valle.utils import resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def fit_builtin_codec(
             f"need num_codebooks >= 1 and codebook_size >= 2, got {num_codebooks} and {codebook_size}"
         )
     mel = mel or MelConfig()
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = resolve_device(device)
     start = time.perf_counter()
     # An identity codec computes raw log-mels; normalisation comes from their statistics.
     raw = BuiltinCodec(mel, torch.zeros(mel.n_mels), torch.ones(mel.n_mels), torch.zeros(1, 1, mel.n_mels))

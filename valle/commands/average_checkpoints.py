@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from valle.errors import InvalidInputError
+    from valle.errors import InvalidInputError, require_file
     from valle.models import save_checkpoint
     from valle.models.average import average_checkpoints, normalized_weights
 
@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidInputError(f"--weights must be comma-separated numbers such as 0.5,0.5, got {args.weights!r}")
     if args.out.resolve() in {p.resolve() for p in args.checkpoints}:
         raise InvalidInputError(f"--out {args.out} is one of the inputs; write the average to a new file")
+    normalized_weights(weights, len(args.checkpoints))  # before reading gigabytes of weights
+    for path in args.checkpoints:
+        require_file(path, "checkpoint", "give checkpoint files to average")
     model = average_checkpoints(
         args.checkpoints,
         weights,

@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         max_audio_seconds=args.max_audio_seconds,
     )  # fmt: skip
     config.verify()  # before loading a model that may take seconds
+    _check_can_listen(args.host, args.port)
+    _check_default_voice(config.default_voice, Path(config.voices_dir))
     app = create_app(_load(args), config)
     if config.api_key is None and args.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("listening on %s without --api-key: anyone who can reach it can use the model", args.host)
@@ -84,14 +86,39 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace):
-    import torch
+def _check_can_listen(host: str, port: int) -> None:
+    """Bind the address once before loading the model: uvicorn reports a port in use as a log line and exit 3."""
+    import socket
 
+    from valle.errors import InvalidInputError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as e:
+        raise InvalidInputError(f"--host {host}: {e.strerror}; give an IP address or a name this machine resolves")
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: only a live listener conflicts
+        try:
+            s.bind(address)
+        except OSError as e:
+            raise InvalidInputError(
+                f"cannot listen on {host}:{port} ({e.strerror}); choose another --port, or stop what listens there"
+            ) from None
+
+
+def _check_default_voice(voice_id: str | None, voices_dir: Path) -> None:
+    """A warning, not an error: the voice may be uploaded once the server runs (POST /v1/voices)."""
+    from valle.infer.voice import SUFFIX
+    from valle.serve.voices import check_voice_id
+
+    if voice_id is not None and not (voices_dir / f"{check_voice_id(voice_id)}{SUFFIX}").is_file():
+        logger.warning("--default-voice %s is not in %s yet: requests that name no voice get 404 until it is added "
+                       "(valle make-voice --voice-dir, or POST /v1/voices)", voice_id, voices_dir)  # fmt: skip
+
+
+def _load(args: argparse.Namespace):
     from valle.infer import load_model
-    from valle.utils import set_num_threads
+    from valle.utils import resolve_device, set_num_threads
 
     set_num_threads(args.num_threads)
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return load_model(args.checkpoint, device, codec=args.codec, text_tokens=args.text_tokens)
+    return load_model(args.checkpoint, resolve_device(args.device), codec=args.codec, text_tokens=args.text_tokens)

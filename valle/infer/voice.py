@@ -15,6 +15,7 @@ File format (`torch.save` dict of plain data, read with `weights_only=True`):
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import torch
 from torch import Tensor
 
 from valle.codec.audio import FRAME_RATE
-from valle.errors import CheckpointError, DataError, InvalidInputError, MissingFileError
+from valle.errors import CheckpointError, DataError, InvalidInputError, MissingFileError, require_file
 from valle.utils import atomic_write, cache_path
 
 FORMAT = "valle-voice"
@@ -88,13 +89,13 @@ class Voice:
         Raises:
             MissingFileError: no such file.  DataError: not a valle voice file, or a newer version.
         """
-        p = Path(path)
-        if not p.is_file():
-            raise MissingFileError(f"voice file {p} does not exist; create it with `valle make-voice`")
+        p = require_file(path, "voice file", "create it with `valle make-voice`")
         try:
             d = torch.load(p, map_location="cpu", weights_only=True)
         except Exception as e:  # unpickling raises many types on a corrupt or foreign file
-            raise DataError(f"cannot read voice file {p}: {str(e).splitlines()[0]}") from e
+            raise DataError(
+                f"cannot read voice file {p} ({str(e).splitlines()[0]}); remake it with `valle make-voice`"
+            ) from e
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise DataError(f"{p} is not a valle voice file; create one with `valle make-voice`")
         if int(d.get("version", 0)) > VERSION:
@@ -131,11 +132,24 @@ def default_voice_dir() -> Path:
     return cache_path("voices", ENV_VOICE_DIR)
 
 
+# A voice's name is its file's name, in `valle make-voice` and in the server's URLs alike: no dots (so no `..` or
+# hidden files), no slashes, nothing a URL or a shell must quote.
+VOICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_voice_name(name: object, what: str = "voice name") -> str:
+    """Return `name` if it is a safe voice name, else raise `InvalidInputError` saying what is allowed."""
+    if not isinstance(name, str) or not VOICE_NAME.fullmatch(name):
+        shown = name if isinstance(name, str) and len(name) <= 80 else f"{str(name)[:80]}..."
+        raise InvalidInputError(
+            f"{what} {shown!r} is not allowed; use 1-64 letters, digits, '-' or '_', starting with a letter or digit"
+        )
+    return name
+
+
 def voice_path(name: str, voice_dir: str | os.PathLike[str] | None = None) -> Path:
     """Where the voice called `name` lives in `voice_dir` (default `default_voice_dir()`)."""
-    if not name or any(c in name for c in "/\\") or name.startswith("."):
-        raise InvalidInputError(f"voice name {name!r} must be a plain file name (no slashes, not hidden)")
-    return Path(voice_dir or default_voice_dir()) / f"{name}{SUFFIX}"
+    return Path(voice_dir or default_voice_dir()) / f"{check_voice_name(name)}{SUFFIX}"
 
 
 def available_voices(voice_dir: str | os.PathLike[str] | None = None) -> list[str]:

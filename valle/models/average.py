@@ -13,6 +13,7 @@ half is the first checkpoint's, bit for bit, which is what merging an AR-only fi
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import fields
@@ -34,13 +35,16 @@ def in_part(name: str, part: str) -> bool:
 
 
 def normalized_weights(weights: Sequence[float] | None, n: int) -> list[float]:
-    """`weights` scaled to sum to 1 (equal weights when None); one weight per checkpoint, none negative."""
+    """`weights` scaled to sum to 1 (equal weights when None); one finite weight per checkpoint, none negative.
+
+    NaN slips past `w < 0` and infinity past `sum > 0`, and either would write a checkpoint of NaNs.
+    """
     if weights is None:
         return [1.0 / n] * n
     if len(weights) != n:
         raise InvalidInputError(f"got {len(weights)} weights for {n} checkpoints; give one weight per checkpoint")
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise InvalidInputError(f"weights must be >= 0 with a positive sum, got {list(weights)}")
+    if not all(0 <= w < math.inf for w in weights) or sum(weights) <= 0:
+        raise InvalidInputError(f"weights must be finite numbers >= 0 with a positive sum, got {list(weights)}")
     total = sum(weights)
     return [w / total for w in weights]
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from valle.errors import CheckpointError, InvalidInputError, MissingFileError
+from valle.errors import CheckpointError, InvalidInputError, require_file
 from valle.models.config import ModelConfig
 from valle.models.valle import VALLE
 from valle.utils import atomic_write
@@ -74,9 +74,7 @@ def read_checkpoint_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     Raises:
         MissingFileError: no such file.  CheckpointError: unreadable, or pickles non-data objects.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise MissingFileError(f"checkpoint {p} does not exist; check the path")
+    p = require_file(path, "checkpoint", "check the path")
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             obj = torch.load(p, map_location="cpu", weights_only=True)

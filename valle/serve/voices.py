@@ -9,16 +9,15 @@ never re-reads a file that has not changed.
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from valle.errors import InvalidInputError, MissingFileError, ValleError
-from valle.infer.voice import SUFFIX, Voice
+from valle.infer.voice import SUFFIX, VOICE_NAME, Voice, check_voice_name
 
-VOICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+VOICE_ID = VOICE_NAME  # the server's voice ids are `valle make-voice` names
 
 
 class VoiceExistsError(ValleError, FileExistsError):
@@ -41,12 +40,7 @@ class VoiceInfo:
 
 def check_voice_id(voice_id: str) -> str:
     """Return `voice_id` if it is a safe voice id, else raise `InvalidInputError` saying what is allowed."""
-    if not isinstance(voice_id, str) or not VOICE_ID.fullmatch(voice_id):
-        shown = voice_id if isinstance(voice_id, str) and len(voice_id) <= 80 else f"{str(voice_id)[:80]}..."
-        raise InvalidInputError(
-            f"voice id {shown!r} is not allowed; use 1-64 letters, digits, '-' or '_', starting with a letter or digit"
-        )
-    return voice_id
+    return check_voice_name(voice_id, "voice id")
 
 
 class VoiceStore:

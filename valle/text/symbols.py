@@ -11,9 +11,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
-from valle.errors import DataError, InvalidInputError, MissingFileError
+from valle.errors import DataError, InvalidInputError, require_file
 from valle.utils import atomic_write
 
 EPS = "<eps>"
@@ -62,9 +61,7 @@ class SymbolTable:
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> SymbolTable:
         """Read a ``unique_text_tokens.k2symbols`` file (UTF-8)."""
-        path = Path(path)
-        if not path.is_file():
-            raise MissingFileError(f"symbol table {path} does not exist; run `valle tokenize` to write it")
+        path = require_file(path, "symbol table", "run `valle tokenize` to write it")
         return cls.from_str(path.read_text(encoding="utf-8"), source=str(path))
 
     def to_str(self) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from valle import utils
 from valle.errors import InvalidInputError
 
 TIMEOUT = datetime.timedelta(minutes=30)  # a rank waiting longer than this at a collective fails instead of hanging
@@ -61,17 +62,9 @@ class DistEnv:
 
 def resolve_device(spec: str, env: DistEnv) -> torch.device:
     """`--device`: "auto" = cuda:LOCAL_RANK when CUDA exists, else cpu; "cuda" = cuda:LOCAL_RANK."""
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
-    if spec == "cuda":
-        spec = f"cuda:{env.local_rank}"
-    try:
-        device = torch.device(spec)
-    except RuntimeError:
-        raise InvalidInputError(f"--device must be auto, cpu, cuda or cuda:N, got {spec!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidInputError(f"--device {spec}: CUDA is not available on this machine; use --device cpu")
-    return device
+    if spec == "auto" and torch.cuda.is_available():
+        spec = "cuda"
+    return utils.resolve_device(spec, env.local_rank)
 
 
 def init_process_group(env: DistEnv, device: torch.device) -> None:
