@@ -26,11 +26,11 @@ def test_named_models_come_from_the_model_dir(exp_dir: Path, tmp_path: Path, mon
     shutil.copy(exp_dir / "best.pt", models / "tiny-en.pt")
     shutil.copy(exp_dir / "codec.pt", models / "codec.pt")  # found next to the checkpoint
     monkeypatch.setenv("VALLE_MODEL_DIR", str(models))
-    assert valle.available_models() == ["debug", "tiny-en"]  # the codec file is not a model
+    assert valle.available_models() == ["synth-small", "debug", "tiny-en"]  # the codec file is not a model
     synth = valle.load_model("tiny-en", device="cpu")
     wav, sr = synth.synthesize("Hi.", *prompt_files[0], top_k=1, max_new_frames=4)
     assert sr == 24_000 and 0 < len(wav) <= 4 * 320
-    with pytest.raises(InvalidInputError, match="model 'tiny-fr'.*available: debug.*tiny-en"):
+    with pytest.raises(InvalidInputError, match="model 'tiny-fr'.*available: synth-small, debug, tiny-en"):
         valle.load_model("tiny-fr")
 
 

@@ -56,6 +56,11 @@ def test_make_voice_then_infer_with_it(exp_dir: Path, prompt_files, tmp_path: Pa
                  "--text-prompts", ta, "--voice-dir", str(voices)]) == 0  # fmt: skip
     assert (voices / "carol.voice.pt").is_file()
     assert "wrote voice 'carol'" in capsys.readouterr().out
+    for bad in ("has space", "../up", ".hidden"):  # the server's voice-id rule: a name it could not serve is refused
+        assert main(["make-voice", *_ckpt(exp_dir), "--name", bad, "--audio-prompts", str(a), "--text-prompts", ta,
+                     "--voice-dir", str(voices)]) == 2  # fmt: skip
+        assert f"voice name {bad!r} is not allowed; use 1-64 letters" in capsys.readouterr().err
+    assert sorted(p.name for p in voices.iterdir()) == ["carol.voice.pt"]
     by_voice, by_prompt = tmp_path / "v", tmp_path / "p"
     assert main(["infer", *_ckpt(exp_dir), "--voice", "carol", "--voice-dir", str(voices), "--text", "Hi.",
                  "--output-dir", str(by_voice), *FAST]) == 0  # fmt: skip
@@ -121,6 +126,31 @@ def test_missing_checkpoint_and_prompt(tmp_path: Path, exp_dir: Path, capsys) ->
     assert "none.pt" in capsys.readouterr().err
     assert main(["infer", *_ckpt(exp_dir), "--text", "Hi."]) == 2
     assert "no prompt: give --audio-prompts" in capsys.readouterr().err
+    assert main(["infer", *_ckpt(exp_dir), "--voice", "alice", "--continual"]) == 2
+    assert "--continual re-synthesizes a recording: give it with --audio-prompts" in capsys.readouterr().err
+    assert main(["infer", *_ckpt(exp_dir), "--voice", "alice", "--text", str(tmp_path / "lines.tsv")]) == 2
+    assert "lines.tsv looks like a TSV file but it does not exist" in capsys.readouterr().err
+
+
+def test_a_silent_output_is_written_but_fails_the_run(
+    exp_dir: Path, prompt_files, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """"wrote out/0.wav" and exit 0 for a wav of silence would pass off an unspoken text as done."""
+    from valle.infer import Synthesizer
+
+    a, ta = prompt_files[0]
+    real = Synthesizer.vocode
+    monkeypatch.setattr(Synthesizer, "vocode", lambda self, codes: real(self, codes) * 1e-4)
+    code = main(["infer", *_ckpt(exp_dir), "--audio-prompts", str(a), "--text-prompts", ta, "--text", "Hush.|Speak.",
+                 "--output-dir", str(tmp_path), *FAST])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 2 and "Traceback" not in err
+    assert sf.info(tmp_path / "0.wav").frames > 0 and (tmp_path / "1.wav").is_file()  # written, to listen to
+    assert "text 0: the output is silent" in err and "text 1: the output is silent" in err
+    assert "synthesized 2 of 2 item(s)" in out and "2 of them silent: the model spoke none of their text" in out
+    monkeypatch.setattr(Synthesizer, "vocode", real)
+    assert main(["infer", *_ckpt(exp_dir), "--audio-prompts", str(a), "--text-prompts", ta, "--text", "Hush.",
+                 "--output-dir", str(tmp_path), *FAST]) == 0  # fmt: skip
 
 
 def test_exported_synthesis_settings_are_infers_defaults_and_flags_override_them(
@@ -152,7 +182,10 @@ def test_exported_synthesis_settings_are_infers_defaults_and_flags_override_them
     capsys.readouterr()
     for bad, message in (('{"top_q": 3}', "unknown synthesis option(s) 'top_q'"), ('{"top_k": "ten"}', "top_k must"),
                          ("[10]", "must be a JSON object"), ("{top_k: 1}", "must be a JSON object"),
-                         ('{"temperature": "hot"}', "bad synthesis option value")):  # fmt: skip
+                         ('{"temperature": "hot"}', "temperature must be a number, got 'hot'"),
+                         ('{"temperature": Infinity}', "temperature must be a finite number > 0, got inf"),
+                         ('{"batch_size": 2.5}', "batch_size must be a whole number, got 2.5"),
+                         ('{"ras": "yes"}', "ras must be true or false, got 'yes'")):  # fmt: skip
         assert main(["export-model", str(rec), str(tmp_path / "bad.pt"), "--synthesis", bad]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err

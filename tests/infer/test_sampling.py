@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -63,7 +64,9 @@ def test_greedy_sampler_is_argmax() -> None:
     ("changes", "message"),
     [
         ({"top_p": 1.5}, "top_p must lie"),
-        ({"temperature": 0.0}, "temperature must be > 0"),
+        ({"temperature": 0.0}, r"^temperature must be a finite number > 0, got 0.0$"),  # not re-wrapped
+        ({"temperature": float("inf")}, "temperature must be a finite number > 0, got inf"),
+        ({"pause_seconds": float("nan")}, "pause_seconds must be a finite number"),
         ({"ras_window": 0}, "ras_window"),
         ({"ras_threshold": 0.0}, "ras_threshold"),
         ({"min_new_frames": -1}, "min_new_frames"),
@@ -71,13 +74,25 @@ def test_greedy_sampler_is_argmax() -> None:
         ({"batch_size": 0}, "batch_size"),
         ({"max_text_tokens": 0}, "max_text_tokens"),
         ({"unknown_symbols": "ignore"}, "unknown_symbols"),
-        ({"top_k": 2.5}, "top_k must be an integer"),
+        ({"top_k": 2.5}, "top_k must be a whole number, got 2.5"),
+        ({"top_k": True}, "top_k must be a whole number, got True"),
+        ({"batch_size": 2.5}, "batch_size must be a whole number"),
+        ({"ras": "no"}, "ras must be true or false, got 'no'"),  # a non-empty string would read as True
+        ({"use_cache": 0}, "use_cache must be true or false"),
+        ({"seed": "abc"}, "seed must be a whole number or None"),
+        ({"seed": 1.5}, "seed must be a whole number or None"),
+        ({"max_text_tokens": "150"}, "max_text_tokens must be a whole number or None"),
         ({"tempreature": 0.5}, "unknown synthesis option.*'tempreature'.*temperature"),
     ],
 )
 def test_options_are_verified(changes: dict, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         SynthesisOptions().with_changes(**changes)
+
+
+def test_options_accept_numbers_of_any_numeric_type() -> None:
+    opts = SynthesisOptions().with_changes(temperature=1, top_p=np.float32(0.5), seed=np.int64(3), max_new_frames=None)
+    assert (opts.temperature, opts.seed) == (1, 3)
 
 
 def test_options_are_frozen_and_hashable() -> None:

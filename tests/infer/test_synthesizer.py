@@ -17,6 +17,10 @@ from valle.codec import fit_builtin_codec, load_audio
 from valle.codec.sources import list_audio_files
 from valle.errors import CheckpointError, InvalidInputError, MissingFileError
 from valle.infer import SynthesisOptions, SynthesisRequest, Synthesizer, Voice, split_text
+from valle.infer.audio_input import trim_trailing_padding
+from valle.infer.silence import is_silent, peak_dbfs
+from valle.infer.synthesizer import without_trailing_padding
+from valle.text import SymbolTable
 
 HOP = 320
 
@@ -228,6 +232,10 @@ def test_bad_inputs_give_one_clear_error(synth: Synthesizer, prompt_files, tmp_p
     wav_path, transcript = prompt_files[0]
     with pytest.raises(InvalidInputError, match="text to synthesize is empty"):
         synth.synthesize("   ", wav_path, transcript)
+    with pytest.raises(InvalidInputError, match=r"the text '\.\.\.!\?' has no letters or digits"):
+        synth.synthesize(" ...!? ", wav_path, transcript)
+    with pytest.raises(InvalidInputError, match="text to synthesize must be a string, got bytes"):
+        synth.synthesize(b"Hi.", wav_path, transcript)  # type: ignore[arg-type]
     with pytest.raises(MissingFileError, match="does not exist"):
         synth.synthesize("Hi.", tmp_path / "missing.wav", "x")
     with pytest.raises(InvalidInputError, match="'é'.*symbol table lacks"):
@@ -245,6 +253,96 @@ def test_bad_inputs_give_one_clear_error(synth: Synthesizer, prompt_files, tmp_p
     # Unknown symbols can be dropped instead, with a warning.
     wav, _ = synth.synthesize("Café.", wav_path, transcript, max_new_frames=3, unknown_symbols="drop", top_k=1)
     assert len(wav) > 0
+
+
+def test_a_silent_output_is_named_in_a_warning(
+    synth: Synthesizer, prompt_files, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A model held back from stopping fills its frames with the codec's silence: say so, never pass it off."""
+    assert peak_dbfs(np.full(10, 0.5, dtype=np.float32)) == pytest.approx(-6.02, abs=0.01)
+    assert peak_dbfs(np.zeros(10, dtype=np.float32)) == float("-inf") and is_silent(np.zeros(0, dtype=np.float32))
+    assert is_silent(np.full(10, 10 ** (-51 / 20))) and not is_silent(np.full(10, 10 ** (-49 / 20)))
+    decoded = synth.decode_requests([{"text": "Hi.", "prompt_audio": prompt_files[0][0], "prompt_text": "Hi.",
+                                      "name": "loud"},
+                                     {"text": "Yo.", "prompt_audio": prompt_files[0][0], "prompt_text": "Hi.",
+                                      "name": "quiet"}],
+                                    )  # fmt: skip
+    loud = synth.render(decoded, 0)[0]
+    assert loud is not None and not is_silent(loud[0])
+    monkeypatch.setattr(synth, "vocode", lambda codes: np.full(320 * len(codes), 1e-4, dtype=np.float32))
+    with caplog.at_level(logging.WARNING, logger="valle.infer.synthesizer"):
+        (wav, _), = synth.render(decoded, 1)
+    assert is_silent(wav) and len(wav) > 0  # still returned: the caller decides (valle infer fails the item)
+    warned = [r.getMessage() for r in caplog.records if "silent" in r.getMessage()]
+    expected = ("quiet: the output is silent (peak -80 dBFS): the model spoke none of the text; try another seed, "
+                "a longer text or another prompt")
+    assert warned == [expected]
+
+
+def test_without_trailing_padding_drops_only_a_repeated_last_frame() -> None:
+    speech = torch.arange(24).reshape(6, 4)  # every frame differs
+    pad = torch.full((5, 4), 7)
+    assert torch.equal(without_trailing_padding(torch.cat([speech, pad])), speech)
+    assert torch.equal(without_trailing_padding(speech), speech)  # a last frame that is not repeated stays
+    one = torch.cat([speech, pad[:1]])
+    assert torch.equal(without_trailing_padding(one), one)  # one frame is not a run
+    partly = torch.cat([speech, pad, pad[:1] + torch.tensor([0, 0, 0, 1])])  # equal in 3 of 4 codebooks: a sound
+    assert torch.equal(without_trailing_padding(partly), partly)
+    assert torch.equal(without_trailing_padding(pad), pad)  # nothing but padding: kept whole
+
+
+def test_trailing_digital_silence_is_trimmed_as_audio_and_a_noise_floor_kept() -> None:
+    g = torch.Generator().manual_seed(0)
+    speech = 0.3 * torch.randn(24_000, generator=g)
+    assert torch.equal(trim_trailing_padding(torch.cat([speech, torch.zeros(9_600)])), speech)
+    floor = torch.cat([speech, 10 ** (-70 / 20) * torch.randn(9_600, generator=g)])  # -70 dBFS: a quiet room
+    assert torch.equal(trim_trailing_padding(floor), floor)
+    zeros = torch.zeros(100)
+    assert torch.equal(trim_trailing_padding(zeros), zeros)  # nothing audible: left for the silence check
+
+
+def test_a_silent_output_after_a_padded_prompt_is_decoded_again_without_the_padding(
+    synth: Synthesizer, prompt_files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A small model stops at once after digital silence; retried only then, as the prompt speaks better whole."""
+    wav, _ = load_audio(prompt_files[0][0])
+    padded = tmp_path / "padded.wav"
+    sf.write(padded, np.concatenate([wav.numpy(), np.zeros(12_000, dtype=np.float32)]), 24_000)
+    trims: list[bool] = []
+    real_decode, real_vocode = synth.decode_requests, synth.vocode
+
+    def spy(requests, **kwargs):
+        trims.append(kwargs.get("trim_padding", False))
+        decoded = real_decode(requests, **kwargs)
+        return decoded
+
+    def silent_while(n: int):
+        calls = []
+
+        def vocode(codes):
+            calls.append(codes)
+            return real_vocode(codes) * (1e-4 if len(calls) <= n else 1.0)
+
+        return vocode
+
+    monkeypatch.setattr(synth, "decode_requests", spy)
+    request = {"text": "Hi.", "prompt_audio": str(padded), "prompt_text": prompt_files[0][1], "name": "padded",
+               "options": SynthesisOptions(top_k=1, max_new_frames=6)}  # fmt: skip
+    monkeypatch.setattr(synth, "vocode", silent_while(1))
+    with caplog.at_level(logging.INFO, logger="valle.infer.synthesizer"):
+        [(out, _)] = synth.synthesize_batch([request])
+    assert trims == [False, True] and not is_silent(out)
+    assert "padded: silent after a prompt that ends in padding; decoding again without the padding" in caplog.text
+    assert "the output is silent" not in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(synth, "vocode", silent_while(2))  # silent again: returned, with the warning
+    [(out, _)] = synth.synthesize_batch([request])
+    assert trims == [False, True, False, True] and is_silent(out) and "padded: the output is silent" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(synth, "vocode", silent_while(1))  # a prompt without padding: nothing to retry with
+    noisy = wav.numpy() + 1e-3 * np.random.default_rng(0).standard_normal(len(wav)).astype(np.float32)
+    [(out, _)] = synth.synthesize_batch([{**request, "prompt_audio": (noisy, 24_000)}])
+    assert trims[4:] == [False] and is_silent(out)
 
 
 def test_batch_skips_bad_items_and_keeps_the_others(synth: Synthesizer, prompt_files, caplog) -> None:
@@ -291,6 +389,19 @@ def test_codec_is_found_next_to_the_checkpoint_or_given(exp_dir: Path, tmp_path:
         Synthesizer.from_checkpoint(lone, codec=other)
 
 
+def test_a_symbol_file_must_match_the_symbols_a_checkpoint_stores(
+    synth: Synthesizer, exp_dir: Path, tmp_path: Path, prompt_files
+) -> None:
+    """Other ids would mean other phonemes: a silently wrong text conditioning."""
+    same, other = tmp_path / "same.k2symbols", tmp_path / "other.k2symbols"
+    SymbolTable.from_symbols(synth.symbols).to_file(same)
+    SymbolTable.from_symbols([*synth.symbols, "\u0261"]).to_file(other)
+    given = Synthesizer.from_checkpoint(exp_dir / "best.pt", text_tokens=same)
+    assert given.symbols == synth.symbols
+    with pytest.raises(CheckpointError, match=r"stores its own text symbols, and .*other.k2symbols differs"):
+        Synthesizer.from_checkpoint(exp_dir / "best.pt", text_tokens=other)
+
+
 def test_voice_from_another_codec_is_refused(synth: Synthesizer, prompt_files) -> None:
     voice = synth.make_voice(*prompt_files[0])
     foreign = Voice(voice.codes, voice.text, voice.tokens, {**voice.codec, "content_hash": "0" * 64})
@@ -306,3 +417,7 @@ def test_the_shipped_checkpoint_finds_the_shipped_codec_without_flags() -> None:
     synth = Synthesizer.from_checkpoint(shipped)
     assert synth.codec.identity["content_hash"] == synth.model.meta.codec["content_hash"]
     assert synth.codec.num_codebooks == synth.model.config.num_quantizers == 8
+    from valle.infer import load_model
+
+    by_name = load_model("synth-small", "cpu")  # what an installed valle calls it, without a path into the package
+    assert by_name.model.meta.path == str(shipped) and by_name.options == synth.options

@@ -41,7 +41,9 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """Flags that pick the model, its text front-end and codec (shared with `valle make-voice`)."""
     g = p.add_argument_group("model")
     g.add_argument(
-        "--checkpoint", required=True, help="checkpoint file (valle or lifeiteng/vall-e format) or a model name"
+        "--checkpoint", required=True,
+        help="checkpoint file (valle or lifeiteng/vall-e format) or a model name ('synth-small': the one that ships "
+             "with valle)"
     )
     g.add_argument("--text-tokens", type=Path, default=None,
                    help="unique_text_tokens.k2symbols; required for lifeiteng/vall-e checkpoints")  # fmt: skip
@@ -61,7 +63,9 @@ FROM_CKPT = " (default: the checkpoint's setting, else the reference's)"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("lifeiteng/vall-e infer.py flags")
-    g.add_argument("--text-prompts", default="", help="transcripts of the audio prompts, separated by |")
+    g.add_argument("--text-prompts", default=None,
+                   help="transcripts of the audio prompts, separated by | (left out: Whisper hears them, with the "
+                        "eval extra installed)")  # fmt: skip
     g.add_argument(
         "--audio-prompts", default="", help="prompt audio files, separated by | (aligned with --text-prompts)"
     )
@@ -120,15 +124,11 @@ def option_changes(args: argparse.Namespace) -> dict[str, Any]:
 def load_synthesizer(args: argparse.Namespace, changes: dict[str, Any] | None = None) -> Any:
     """The `Synthesizer` the model flags describe (threads set, device resolved), its options = the
     checkpoint's recommended ones with `changes` applied."""
-    import torch
-
     from valle.infer import load_model
-    from valle.utils import set_num_threads
+    from valle.utils import resolve_device, set_num_threads
 
     set_num_threads(args.num_threads)
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(args.device)
     tokenizer = None
     if args.text_extractor is not None:
         tokenizer = {"backend": args.text_extractor, "normalize": False}
@@ -139,7 +139,7 @@ def load_synthesizer(args: argparse.Namespace, changes: dict[str, Any] | None = 
 
 
 def run(args: argparse.Namespace) -> int:
-    from valle.errors import InvalidInputError
+    from valle.errors import InvalidInputError, MissingFileError
 
     changes = option_changes(args)
     audio, texts = _split(args.audio_prompts), _split(args.text_prompts)
@@ -148,14 +148,19 @@ def run(args: argparse.Namespace) -> int:
     if args.continual:
         if args.text:
             raise InvalidInputError("--continual re-synthesizes the prompt utterance itself; leave --text out")
+        if args.voice is not None or not audio:
+            raise InvalidInputError("--continual re-synthesizes a recording: give it with --audio-prompts (and its "
+                                    "transcript with --text-prompts), not --voice")  # fmt: skip
         make_parents(args.output_dir / "0.wav")
         synth = load_synthesizer(args, changes)
-        wav, sr = synth.continual(audio, texts)
+        wav, sr = synth.continual(audio, _transcripts(args, texts))
         _write(args.output_dir / "0.wav", wav, sr)
         return 0
     synth = load_synthesizer(args, changes)
     if Path(text).is_file():
         jobs = _tsv_jobs(Path(text))
+    elif text.endswith(".tsv") and "|" not in text:
+        raise MissingFileError(f"--text {text} looks like a TSV file but it does not exist; check the path")
     else:
         voice = _voice(synth, args, audio, texts)
         jobs = [({"text": t, "voice": voice, "name": f"text {n}"}, args.output_dir / f"{n}.wav")
@@ -187,7 +192,12 @@ def _voice(synth: Any, args: argparse.Namespace, audio: list[str], texts: list[s
         return find_voice(args.voice, args.voice_dir)
     if not audio:
         raise InvalidInputError("no prompt: give --audio-prompts (with --text-prompts) or --voice NAME")
-    return synth.make_voice(audio, texts, name="prompt")
+    return synth.make_voice(audio, _transcripts(args, texts), name="prompt")
+
+
+def _transcripts(args: argparse.Namespace, texts: list[str]) -> list[str] | None:
+    """The prompts' transcripts; None when `--text-prompts` is left out, so that Whisper hears them."""
+    return None if args.text_prompts is None else texts
 
 
 def _tsv_jobs(path: Path) -> list[tuple[dict[str, Any] | None, Path | None]]:
@@ -206,7 +216,7 @@ def _tsv_jobs(path: Path) -> list[tuple[dict[str, Any] | None, Path | None]]:
         request = {
             "text": text,
             "prompt_audio": prompt_audio,
-            "prompt_text": prompt_text,
+            "prompt_text": prompt_text if prompt_text.strip() else None,  # an empty field: Whisper hears it
             "name": f"{path.name} line {n}",
         }
         jobs.append((request, Path(out)))
@@ -214,23 +224,33 @@ def _tsv_jobs(path: Path) -> list[tuple[dict[str, Any] | None, Path | None]]:
 
 
 def _synthesize(synth: Any, jobs: list[tuple[dict[str, Any] | None, Path | None]]) -> int:
+    """Speak every job and write its wav; exit code 2 when an item failed or came out silent.
+
+    A silent output is still written (to listen to), but counts as a failure: the text was not spoken.
+    """
+    from valle.infer.silence import is_silent
+
     good = [(req, out) for req, out in jobs if req is not None and out is not None]
     make_parents(*(out for _, out in good))
     start = time.perf_counter()
     results = synth.synthesize_batch([req for req, _ in good], on_error="skip")
     elapsed = time.perf_counter() - start
-    seconds = 0.0
+    seconds, silent = 0.0, 0
     for (req, out), result in zip(good, results):
         if result is None:
             continue
         wav, sr = result
         _write(out, wav, sr)
         seconds += len(wav) / sr
+        silent += is_silent(wav)
     written = sum(r is not None for r in results)
     failed = len(jobs) - written
     rtf = f", real-time factor {elapsed / seconds:.2f}" if seconds else ""
     print(f"synthesized {written} of {len(jobs)} item(s): {seconds:.1f} s of audio in {elapsed:.1f} s{rtf}")
-    return 2 if failed else 0
+    if silent:
+        print(f"{silent} of them silent: the model spoke none of their text (see the warnings above); try another "
+              "--seed, a longer text or another prompt")  # fmt: skip
+    return 2 if failed or silent else 0
 
 
 def _write(path: Path, wav: Any, sr: int) -> None:

@@ -21,7 +21,9 @@ HELP = "encode prompt audio + transcript once into a reusable voice file (for in
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", required=True, help="voice name (file NAME.voice.pt in --voice-dir unless --out)")
     p.add_argument("--audio-prompts", required=True, help="prompt audio file(s), separated by |")
-    p.add_argument("--text-prompts", default="", help="their transcript(s), separated by | (aligned)")
+    p.add_argument("--text-prompts", default=None,
+                   help="their transcript(s), separated by | (aligned; left out: Whisper hears them, with the eval "
+                        "extra installed)")  # fmt: skip
     p.add_argument("--out", type=Path, default=None, help="voice file to write (default: --voice-dir/NAME.voice.pt)")
     add_model_arguments(p)
 
@@ -31,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from valle.infer.voice import voice_path
 
     audio = [a.strip() for a in args.audio_prompts.split("|") if a.strip()]
-    texts = [t.strip() for t in args.text_prompts.split("|")] if args.text_prompts else []
-    if texts and len(texts) != len(audio):
+    texts = None if args.text_prompts is None else [t.strip() for t in args.text_prompts.split("|")]
+    if texts is not None and len(texts) != len(audio):
         raise InvalidInputError(
             f"--audio-prompts has {len(audio)} file(s) but --text-prompts has {len(texts)} transcript(s); "
             "give one transcript per prompt, separated by |"

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from valle.data.synth_corpus import SynthCorpusConfig, generate_corpus
+from valle.infer.api import SHIPPED_MODEL
 from valle.infer.codec_match import SHIPPED_CODEC
 
 logger = logging.getLogger(__name__)
 
 ASSETS = SHIPPED_CODEC.parent  # valle/assets (the codec's path is defined once, where inference looks for it)
-SHIPPED_MODEL = ASSETS / "valle-synth-small.pt"
 SHIPPED_CORPUS = ASSETS / "synth-corpus.json"  # the corpus settings the shipped files were made from
 
 

@@ -5,6 +5,8 @@ Names a model can go by:
 * a checkpoint path (valle or lifeiteng/vall-e format);
 * the stem of a checkpoint saved in the model folder (`$VALLE_MODEL_DIR`, else `~/.cache/valle/models`),
   e.g. `valle.load_model("libritts-small")` for `~/.cache/valle/models/libritts-small.pt`;
+* "synth-small": the checkpoint that ships inside the package (`valle/assets/valle-synth-small.pt`, trained on
+  synthetic speech; docs/pretrained), so that an installed valle speaks without a path into site-packages;
 * "debug": a tiny random-weight model (2 layers x 32) with a character front-end and a seeded random
   EnCodec, built in about a second without any file: for smoke tests of code that calls the API.  It
   speaks noise.
@@ -25,10 +27,12 @@ from valle.errors import InvalidInputError
 from valle.infer.audio_input import AudioSource
 from valle.infer.synthesizer import Synthesizer
 from valle.infer.voice import Voice
-from valle.utils import cache_path
+from valle.utils import cache_path, resolve_device
 
 ENV_MODEL_DIR = "VALLE_MODEL_DIR"
 DEBUG = "debug"
+SHIPPED = "synth-small"
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "assets" / "valle-synth-small.pt"
 # Symbols of the debug model's character front-end: letters, digits, punctuation and the word separator.
 DEBUG_SYMBOLS = sorted(set(string.ascii_letters + string.digits + string.punctuation) | {"_"})
 
@@ -39,11 +43,12 @@ def model_dir() -> Path:
 
 
 def available_models() -> list[str]:
-    """Names `load_model` accepts besides paths: "debug" and the checkpoints in `model_dir()`."""
+    """Names `load_model` accepts besides paths: "synth-small", "debug" and the checkpoints in `model_dir()`."""
     d = model_dir()
     # A model folder may also hold the codec (`codec.pt`, found there by checkpoint look-ups) and voices.
     saved = sorted(p.stem for p in d.glob("*.pt") if p.name != "codec.pt" and not p.name.endswith(".voice.pt"))
-    return [DEBUG] + [n for n in saved if n != DEBUG]
+    builtin = [SHIPPED] * SHIPPED_MODEL.is_file() + [DEBUG]
+    return builtin + [n for n in saved if n not in builtin]
 
 
 def load_model(
@@ -59,11 +64,13 @@ def load_model(
     Raises:
         InvalidInputError: an unknown name (the message lists the available ones).
     """
-    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dev = resolve_device(device)
     path = Path(name_or_path)
     if path.is_file():
         return Synthesizer.from_checkpoint(path, dev, **kwargs)
     name = str(name_or_path)
+    if name == SHIPPED and SHIPPED_MODEL.is_file():
+        return Synthesizer.from_checkpoint(SHIPPED_MODEL, dev, **kwargs)
     if name == DEBUG:
         return debug_synthesizer(dev, options=kwargs.get("options"), voice_dir=kwargs.get("voice_dir"))
     saved = model_dir() / f"{name}.pt"

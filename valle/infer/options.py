@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any, Literal
 
 from valle.errors import InvalidInputError, require_finite_nonnegative
@@ -46,13 +47,16 @@ class SynthesisOptions:
     unknown_symbols: Literal["error", "drop"] = "error"  # text symbols the model lacks: fail, or drop them
 
     def verify(self) -> None:
-        """Raise `InvalidInputError` naming the first option (or combination) that cannot work."""
-        if not isinstance(self.top_k, int) or isinstance(self.top_k, bool):
-            raise InvalidInputError(f"top_k must be an integer, got {self.top_k!r}")
+        """Raise `InvalidInputError` naming the first option (or combination) that cannot work.
+
+        Types first: options arrive from JSON (`export-model --synthesis`, the HTTP API) and Python callers, where
+        `"yes"` for a flag would read as true and `2.5` for a count fails deep inside decoding.
+        """
+        self._verify_types()
         if not 0.0 < self.top_p <= 1.0:
             raise InvalidInputError(f"top_p must lie in (0, 1], got {self.top_p}")
-        if not self.temperature > 0.0:
-            raise InvalidInputError(f"temperature must be > 0, got {self.temperature}")
+        if not 0.0 < self.temperature < float("inf"):
+            raise InvalidInputError(f"temperature must be a finite number > 0, got {self.temperature}")
         if self.ras_window < 1:
             raise InvalidInputError(f"ras_window must be >= 1 frame, got {self.ras_window}")
         if not 0.0 < self.ras_threshold <= 1.0:
@@ -70,12 +74,26 @@ class SynthesisOptions:
             raise InvalidInputError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_text_tokens is not None and self.max_text_tokens < 1:
             raise InvalidInputError(f"max_text_tokens must be >= 1 or None, got {self.max_text_tokens}")
-        if self.pause_seconds < 0:
-            raise InvalidInputError(f"pause_seconds must be >= 0, got {self.pause_seconds}")
-        if self.max_prompt_seconds is not None and self.max_prompt_seconds <= 0:
-            raise InvalidInputError(f"max_prompt_seconds must be > 0 or None, got {self.max_prompt_seconds}")
+        require_finite_nonnegative("pause_seconds", self.pause_seconds)
+        if self.max_prompt_seconds is not None and not 0.0 < self.max_prompt_seconds < float("inf"):
+            raise InvalidInputError(
+                f"max_prompt_seconds must be a finite number > 0 or None, got {self.max_prompt_seconds}"
+            )
         if self.unknown_symbols not in ("error", "drop"):
             raise InvalidInputError(f"unknown_symbols must be 'error' or 'drop', got {self.unknown_symbols!r}")
+
+    def _verify_types(self) -> None:
+        """Raise `InvalidInputError` for a value of the wrong kind (any integer is a number; numpy's count too)."""
+        for f in dataclasses.fields(self):
+            kind = _KINDS.get(f.name)
+            value = getattr(self, f.name)
+            if kind is None or (value is None and f.name in _OPTIONAL):
+                continue
+            ok = isinstance(value, bool) if kind is bool else isinstance(value, kind) and not isinstance(value, bool)
+            if not ok:
+                wanted = {bool: "true or false", Integral: "a whole number", Real: "a number"}[kind]
+                maybe = " or None" if f.name in _OPTIONAL else ""
+                raise InvalidInputError(f"{f.name} must be {wanted}{maybe}, got {value!r}")
 
     @property
     def greedy(self) -> bool:
@@ -91,8 +109,15 @@ class SynthesisOptions:
                 f"unknown synthesis option(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}"
             )
         opts = dataclasses.replace(self, **changes) if changes else self
-        try:
-            opts.verify()
-        except (TypeError, ValueError) as e:  # a value of the wrong type, e.g. a number given as a string
-            raise InvalidInputError(f"bad synthesis option value in {changes}: {e}; give numbers as numbers") from None
+        opts.verify()
         return opts
+
+
+# The kind each field must hold (`unknown_symbols` is checked by value); `_OPTIONAL` fields may also be None.
+_KINDS: dict[str, type] = {
+    "top_k": Integral, "top_p": Real, "temperature": Real, "ras": bool, "ras_window": Integral,
+    "ras_threshold": Real, "seed": Integral, "max_new_frames": Integral, "min_new_frames": Integral,
+    "min_length_ratio": Real, "guidance": Real, "nar_temperature": Real, "use_cache": bool, "batch_size": Integral,
+    "max_text_tokens": Integral, "pause_seconds": Real, "max_prompt_seconds": Real,
+}
+_OPTIONAL = frozenset({"seed", "max_new_frames", "max_text_tokens", "max_prompt_seconds"})

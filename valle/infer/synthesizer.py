@@ -15,6 +15,7 @@ Dimension legend: B batch, S text tokens, P prompt frames, N generated frames, Q
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -31,15 +32,18 @@ from torch.nn.utils.rnn import pad_sequence
 from valle.codec.audio import FRAME_RATE
 from valle.codec.base import AudioTokenizer
 from valle.errors import CheckpointError, InvalidInputError, ValleError
-from valle.infer.audio_input import AudioSource, as_list, read_prompt_audio
+from valle.infer.audio_input import AudioSource, as_list, read_prompt_audio, trim_trailing_padding
+from valle.infer.auto_transcript import transcribe_prompt
 from valle.infer.options import DEFAULT_MAX_PROMPT_SECONDS, SynthesisOptions
 from valle.infer.sampling import make_sampler
+from valle.infer.silence import is_silent, peak_dbfs
 from valle.infer.text_split import split_text
 from valle.infer.voice import Voice, find_voice
 from valle.models import VALLE
 from valle.models.expected import ExpectedFrames
 from valle.models.generate import decode_nar, generate_batch
 from valle.text import TextTokenCollater, TextTokenizer
+from valle.utils import resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +59,8 @@ class SynthesisRequest:
     Attributes:
         text: what to say (long text is split into sentences).
         prompt_audio: one prompt (path, waveform at 24 kHz, or (waveform, rate)) or several, concatenated.
-        prompt_text: transcript of the prompt(s): one string, or one per prompt (aligned).
+        prompt_text: transcript of the prompt(s): one string, or one per prompt (aligned); None = heard by
+            Whisper (see `Synthesizer.make_voice`).
         voice: a `Voice` or the name/path of a saved one, instead of prompt_audio/prompt_text.
         options: sampling options for this item (None = the synthesizer's).
         name: label for warnings (default "item i").
@@ -77,10 +82,14 @@ class DecodedRequests:
         pieces: per request, the codes [N, Q] of each of its pieces in order, or its expected frames [N, D]
             with `nar_temperature > 0` (None: the request was skipped).
         pauses: per request, seconds of silence between its pieces.
+        names: per request, its label for warnings.
+        padded: per request, whether its prompt ends in padding (`without_trailing_padding` would shorten it).
     """
 
     pieces: list[list[Tensor] | None]
     pauses: list[float]
+    names: list[str]
+    padded: list[bool]
 
 
 @dataclass
@@ -188,7 +197,7 @@ class Synthesizer:
             codec: codec object or `load_codec` spec; None = the one recorded in the checkpoint
                 (see `valle.infer.codec_match`).
             text_tokens: a `unique_text_tokens.k2symbols` file; required for lifeiteng/vall-e checkpoints
-                (they store no symbols), overrides the stored symbols otherwise.
+                (they store no symbols); for a checkpoint that stores symbols it must hold the same ones.
             tokenizer: a `TextTokenizer` or its settings; None = the checkpoint's (reference checkpoints:
                 espeak en-us without normalization, as the reference's infer.py).
             options: default synthesis options.
@@ -201,10 +210,16 @@ class Synthesizer:
         from valle.models import load_checkpoint
         from valle.text import SymbolTable
 
+        device = resolve_device(device)
         model = load_checkpoint(path, device=device)
         meta = model.meta
         if text_tokens is not None:
             symbols = SymbolTable.from_file(text_tokens).symbols
+            if meta.symbols and list(meta.symbols) != list(symbols):  # other ids would mean other phonemes
+                raise CheckpointError(
+                    f"checkpoint {path} stores its own text symbols, and {text_tokens} differs from them; leave out "
+                    "--text-tokens (it is for lifeiteng/vall-e checkpoints, which store none)"
+                )
         elif meta.symbols:
             symbols = list(meta.symbols)
         else:
@@ -242,20 +257,24 @@ class Synthesizer:
     def make_voice(
         self,
         prompt_audio: AudioSource | Sequence[AudioSource],
-        prompt_text: str | Sequence[str] | None = "",
+        prompt_text: str | Sequence[str] | None = None,
         *,
         name: str = "",
+        trim_padding: bool = False,
     ) -> Voice:
         """Encode prompt audio once (several prompts are concatenated in time, as the reference does).
 
         Args:
             prompt_audio: a path, waveform or (waveform, rate), or a list of them.
-            prompt_text: the transcript: one string, or one per prompt (joined with spaces).
+            prompt_text: the transcript: one string, or one per prompt (joined with spaces); None = heard by
+                Whisper (`valle.infer.auto_transcript`, needs the eval extra); "" = nothing was said.
             name: the voice's label.
+            trim_padding: leave out digital silence at the end of each prompt (see `synthesize_batch`).
 
         Raises:
             InvalidInputError: counts do not match, or the transcript has symbols the model lacks.
-            MissingFileError / DataError: unreadable prompt audio.
+            MissingFileError / DataError: unreadable prompt audio (or, with no transcript, no words heard).
+            MissingDependencyError: no transcript, and no Whisper to find it.
         """
         sources = as_list(prompt_audio)
         if not sources:
@@ -269,6 +288,10 @@ class Synthesizer:
         label = name or "prompt"
         what = [f"prompt audio #{i + 1}" if len(sources) > 1 else "prompt audio" for i in range(len(sources))]
         wavs = [read_prompt_audio(s, w) for s, w in zip(sources, what)]
+        if trim_padding:
+            wavs = [trim_trailing_padding(w) for w in wavs]
+        if prompt_text is None:
+            texts = [transcribe_prompt(w, self.codec.sample_rate, self.tokenizer, n) for w, n in zip(wavs, what)]
         codes = torch.cat(self.codec.encode(wavs), dim=1).T.contiguous().cpu()  # [T, Q]
         text = " ".join(t.strip() for t in texts).strip()
         if not text:
@@ -321,19 +344,42 @@ class Synthesizer:
 
         Returns:
             One `(waveform float32 [T], sample_rate)` per request, in order (None for skipped items).
+
+        A request whose output comes out silent while its prompt ends in padding is decoded once more without
+        the padding (`without_trailing_padding`): a small model stops at once after a prompt ending in digital
+        silence, which the shipped one did for half of the short texts measured (docs/infer.md).  Only then,
+        because on the demo's long texts the prompt as recorded speaks better.  An output still silent is
+        returned, with a warning naming it.
         """
-        return self.render(self.decode_requests(requests, on_error=on_error))
+        reqs = [_as_request(r) for r in requests]
+        decoded = self.decode_requests(reqs, on_error=on_error)
+        results = self.render(decoded, warn_silent=False)
+        retry = [i for i, r in enumerate(results) if r is not None and is_silent(r[0]) and decoded.padded[i]]
+        if retry:
+            logger.info("%s: silent after a prompt that ends in padding; decoding again without the padding",
+                        ", ".join(decoded.names[i] for i in retry))  # fmt: skip
+            again = [dataclasses.replace(reqs[i], name=decoded.names[i]) for i in retry]
+            redone = self.render(self.decode_requests(again, on_error="skip", trim_padding=True), warn_silent=False)
+            for i, r in zip(retry, redone):
+                if r is not None and not is_silent(r[0]):
+                    results[i] = r
+        for name, r in zip(decoded.names, results):
+            if r is not None:
+                _warn_if_silent(name, r[0])
+        return results
 
     def decode_requests(
         self,
         requests: Sequence[SynthesisRequest | dict[str, Any] | tuple[Any, ...]],
         *,
         on_error: Literal["raise", "skip"] = "raise",
+        trim_padding: bool = False,
     ) -> DecodedRequests:
         """The model's half of `synthesize_batch`: plan and decode every request to codes, no vocoding.
 
         Why separate: a server vocodes one batch while the model decodes the next (`valle.serve`), and the
-        codec is the part of the work that batching does not speed up on a CPU.
+        codec is the part of the work that batching does not speed up on a CPU.  `trim_padding` decodes from
+        prompts without their trailing padding (`without_trailing_padding`).
         """
         reqs = [_as_request(r) for r in requests]
         voices: dict[Any, Voice] = {}
@@ -341,7 +387,7 @@ class Synthesizer:
         failed: set[int] = set()
         for i, req in enumerate(reqs):
             try:
-                jobs += self._plan(i, req, voices)
+                jobs += self._plan(i, req, voices, trim_padding)
             except ValleError as e:
                 name = req.name or f"item {i}"
                 if on_error == "raise":
@@ -355,10 +401,17 @@ class Synthesizer:
         for job, c in zip(jobs, codes):
             pieces[job.request].append(c)
         pauses = [(r.options or self.options).pause_seconds for r in reqs]
-        return DecodedRequests([None if i in failed else p for i, p in enumerate(pieces)], pauses)
+        names = [r.name or f"item {i}" for i, r in enumerate(reqs)]
+        padded = [False] * len(reqs)
+        for job in jobs:
+            padded[job.request] = len(without_trailing_padding(job.prompt)) < len(job.prompt)
+        return DecodedRequests([None if i in failed else p for i, p in enumerate(pieces)], pauses, names, padded)
 
-    def render(self, decoded: DecodedRequests, index: int | None = None) -> list[tuple[np.ndarray, int] | None]:
-        """The codec's half: the waveform of every decoded request (or only of request `index`).
+    def render(
+        self, decoded: DecodedRequests, index: int | None = None, *, warn_silent: bool = True
+    ) -> list[tuple[np.ndarray, int] | None]:
+        """The codec's half: the waveform of every decoded request (or only of request `index`); a silent one is
+        named in a warning unless `warn_silent` is False.
 
         Returns:
             One `(waveform float32 [T], sample_rate)` per request (None for skipped ones); with `index`, a
@@ -374,7 +427,10 @@ class Synthesizer:
             pause = np.zeros(round(decoded.pauses[i] * self.sample_rate), dtype=np.float32)
             wavs = [self.vocode(c) for c in pieces]
             joined = [p for k, w in enumerate(wavs) for p in ((pause, w) if k else (w,))]
-            out.append((np.concatenate(joined).astype(np.float32), self.sample_rate))
+            wav = np.concatenate(joined).astype(np.float32)
+            if warn_silent:
+                _warn_if_silent(decoded.names[i], wav)
+            out.append((wav, self.sample_rate))
         return out
 
     def continual(
@@ -423,7 +479,9 @@ class Synthesizer:
         return wav[0, : codes.shape[0] * self.codec.hop_length].detach().float().cpu().numpy()
 
     # ------------------------------------------------------------------ internals
-    def _voice_for(self, req: SynthesisRequest, name: str, voices: dict[Any, Voice]) -> Voice:
+    def _voice_for(
+        self, req: SynthesisRequest, name: str, voices: dict[Any, Voice], trim_padding: bool = False
+    ) -> Voice:
         if req.voice is not None:
             if req.prompt_audio is not None:
                 raise InvalidInputError("give either a voice or prompt audio, not both")
@@ -437,21 +495,30 @@ class Synthesizer:
             raise InvalidInputError("no prompt; pass prompt audio with its transcript, or a voice")
         sources = as_list(req.prompt_audio)
         if all(isinstance(s, (str, os.PathLike)) for s in sources):  # the same files: encode once per call
-            key = (tuple(str(s) for s in sources), tuple(as_list(req.prompt_text)))
+            text_key = None if req.prompt_text is None else tuple(as_list(req.prompt_text))
+            key = (tuple(str(s) for s in sources), text_key)
             if key not in voices:
-                voices[key] = self.make_voice(req.prompt_audio, req.prompt_text, name=name)
+                voices[key] = self.make_voice(req.prompt_audio, req.prompt_text, name=name, trim_padding=trim_padding)
             return voices[key]
-        return self.make_voice(req.prompt_audio, req.prompt_text, name=name)
+        return self.make_voice(req.prompt_audio, req.prompt_text, name=name, trim_padding=trim_padding)
 
-    def _plan(self, index: int, req: SynthesisRequest, voices: dict[Any, Voice]) -> list[_Job]:
+    def _plan(
+        self, index: int, req: SynthesisRequest, voices: dict[Any, Voice], trim_padding: bool = False
+    ) -> list[_Job]:
         """Validate one request and turn it into decoding jobs (one per piece of its text)."""
         name = req.name or f"item {index}"
         opts = req.options or self.options
         opts.verify()
-        if not isinstance(req.text, str) or not req.text.strip():
+        if not isinstance(req.text, str):
+            raise InvalidInputError(f"the text to synthesize must be a string, got {type(req.text).__name__}")
+        if not req.text.strip():
             raise InvalidInputError("the text to synthesize is empty; give something to say")
-        voice = self._voice_for(req, name, voices)
+        if not any(ch.isalnum() for ch in req.text):  # punctuation alone phonemizes to pauses: a silent wav
+            raise InvalidInputError(f"the text {req.text.strip()!r} has no letters or digits; give something to say")
+        voice = self._voice_for(req, name, voices, trim_padding)
         prompt = self._prompt_codes(voice, opts, name)
+        if trim_padding and req.prompt_audio is None:  # a saved voice: no audio left to trim, so its codes
+            prompt = without_trailing_padding(prompt)
         collate = self.collater(opts.unknown_symbols)
         settings_match = voice.tokenizer == self.tokenizer.settings()
         prompt_tokens = voice.tokens if settings_match else self._tokens(voice.text)
@@ -529,6 +596,27 @@ class Synthesizer:
                 use_cache=opts.use_cache, guidance=opts.guidance, expected=expected,
                 sampler=make_sampler(opts, len(jobs), dev), names=[j.name for j in jobs],
             )  # fmt: skip
+
+
+def without_trailing_padding(codes: Tensor) -> Tensor:
+    """Prompt codes [P, Q] without their trailing run of two or more frames equal to the last, in every codebook.
+
+    Digital silence (padding of zeros, as a TTS engine or an editor leaves it) encodes as one frame repeated, since
+    the codec sees the same input each time, while a natural pause (room tone, breath) varies from frame to frame.
+    In training such a run only ever came right before EOS, so a model handed a prompt that ends in one tends to
+    stop at once, or, held back by `min_length_ratio`, to fill its output with silence.  At least the first frame
+    is kept.  Used to tell a padded prompt, and to trim a saved voice (audio is trimmed as audio, before encoding:
+    `valle.infer.audio_input.trim_trailing_padding`).
+    """
+    same = (codes == codes[-1]).all(dim=1)  # [P]: frames equal to the last one
+    run = int(same.flip(0).int().cumprod(0).sum())  # how many frames at the end are
+    return codes[: len(codes) - run] if 2 <= run < len(codes) else codes
+
+
+def _warn_if_silent(name: str, wav: np.ndarray) -> None:
+    if is_silent(wav):
+        logger.warning("%s: the output is silent (peak %.0f dBFS): the model spoke none of the text; try another "
+                       "seed, a longer text or another prompt", name, peak_dbfs(wav))  # fmt: skip
 
 
 def _as_request(r: SynthesisRequest | dict[str, Any] | tuple[Any, ...]) -> SynthesisRequest:
