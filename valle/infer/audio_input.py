@@ -76,9 +76,9 @@ def trim_trailing_padding(wav: Tensor) -> Tensor:
     """`wav` without the digital silence at its end (`valle.infer.synthesizer.without_trailing_padding` says why).
 
     Trimmed as audio, the prompt's last frames are encoded from speech alone; trimmed as codes, the frames whose
-    window straddles speech and zeros stay, and they still read as "the end" (two texts after 8 of the demo
-    corpus's prompts x 4 seeds: 9 of 64 outputs silent with the audio trimmed, 24 with the codes trimmed, 33 as
-    recorded).
+    window straddles speech and zeros stay, and they still read as "the end" (a one-off comparison, two texts after
+    8 of the demo corpus's prompts x 4 seeds: 9 of 64 outputs silent with every prompt's audio trimmed, 24 with
+    its codes trimmed, 33 as recorded).
     """
     audible = (wav.abs() >= PADDING_LEVEL).nonzero()
     return wav[: int(audible[-1]) + 1] if len(audible) else wav

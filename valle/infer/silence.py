@@ -2,8 +2,8 @@
 
 Why: a model that wants to stop at once (a short text after a long prompt, an undertrained checkpoint) is held
 back by `min_new_frames` / `min_length_ratio` and fills the frames with the codec's silence, a wav of the asked-for
-length whose peak is 70 dB below full scale.  Speech from any codec peaks within 30 dB of full scale, so a peak
-under `SILENT_PEAK_DBFS` is no speech at all.
+length.  The shipped model's silence peaks near -76 dBFS and its speech near -5 dBFS (docs/infer.md), so a peak
+under `SILENT_PEAK_DBFS` is taken for no speech at all.
 """
 
 from __future__ import annotations

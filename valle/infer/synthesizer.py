@@ -347,7 +347,7 @@ class Synthesizer:
 
         A request whose output comes out silent while its prompt ends in padding is decoded once more without
         the padding (`without_trailing_padding`): a small model stops at once after a prompt ending in digital
-        silence, which the shipped one did for half of the short texts measured (docs/infer.md).  Only then,
+        silence, which the shipped one did for most short texts measured (`bench/silence.py`, docs/infer.md).  Only then,
         because on the demo's long texts the prompt as recorded speaks better.  An output still silent is
         returned, with a warning naming it.
         """
