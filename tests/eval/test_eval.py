@@ -184,7 +184,7 @@ def test_eval_command_writes_the_count_and_each_rate(tmp_path: Path, capsys: pyt
     assert data["items"][0]["units_per_second"] > 10 > data["items"][1]["units_per_second"] > 0
     assert main(["eval", "--list", str(tmp_path / "missing.tsv")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "missing.tsv not found" in err, err
+    assert err.count("\n") == 1 and "missing.tsv does not exist; give --list the path" in err, err
 
 
 def test_eval_out_that_cannot_be_written_fails_before_scoring(
@@ -291,10 +291,10 @@ def test_eval_path_errors_say_what_to_do(tmp_path: Path, capsys: pytest.CaptureF
     (tmp_path / "list.tsv").write_text("output\ttext\nmissing.wav\thello\n")
     (tmp_path / "dir.tsv").write_text("output\ttext\nadir\thello\n")
     cases = [
-        (["--list", str(tmp_path / "adir")], f"item list {tmp_path / 'adir'} is a folder; "),
-        (["--list", str(tmp_path / "nope.tsv")], f"item list {tmp_path / 'nope.tsv'} not found; check "),
-        (["--list", str(tmp_path / "list.tsv")], f"audio file {tmp_path / 'missing.wav'} not found; fix "),
-        (["--list", str(tmp_path / "dir.tsv")], f"audio file {tmp_path / 'adir'} is a folder; "),
+        (["--list", str(tmp_path / "adir")], f"item list {tmp_path / 'adir'} is a folder, not a file; give --list"),
+        (["--list", str(tmp_path / "nope.tsv")], f"item list {tmp_path / 'nope.tsv'} does not exist; give --list"),
+        (["--list", str(tmp_path / "list.tsv")], f"audio file {tmp_path / 'missing.wav'} does not exist; fix its"),
+        (["--list", str(tmp_path / "dir.tsv")], f"audio file {tmp_path / 'adir'} is a folder, not a file; fix its"),
         (["--list", str(tmp_path / "list.tsv"), "--language", "fr"], "invalid choice: 'fr'"),
     ]
     for argv, message in cases:

@@ -177,6 +177,13 @@ def _check_prompt_flags(args: argparse.Namespace, audio: list[str], texts: list[
 
     if args.voice is not None and audio:
         raise InvalidInputError("give either --voice or --audio-prompts, not both")
+    check_prompt_counts(audio, texts)
+
+
+def check_prompt_counts(audio: list[str], texts: list[str] | None) -> None:
+    """One transcript per prompt file, when transcripts are given (shared with `valle make-voice`)."""
+    from valle.errors import InvalidInputError
+
     if texts and audio and len(texts) != len(audio):
         raise InvalidInputError(
             f"--audio-prompts has {len(audio)} file(s) but --text-prompts has {len(texts)} transcript(s); "

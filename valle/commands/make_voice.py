@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from valle.commands.infer import add_model_arguments, load_synthesizer
+from valle.commands.infer import add_model_arguments, check_prompt_counts, load_synthesizer
 
 NAME = "make-voice"
 HELP = "encode prompt audio + transcript once into a reusable voice file (for infer --voice)"
@@ -29,16 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from valle.errors import InvalidInputError
     from valle.infer.voice import voice_path
 
     audio = [a.strip() for a in args.audio_prompts.split("|") if a.strip()]
     texts = None if args.text_prompts is None else [t.strip() for t in args.text_prompts.split("|")]
-    if texts is not None and len(texts) != len(audio):
-        raise InvalidInputError(
-            f"--audio-prompts has {len(audio)} file(s) but --text-prompts has {len(texts)} transcript(s); "
-            "give one transcript per prompt, separated by |"
-        )
+    check_prompt_counts(audio, texts)
     out = args.out or voice_path(args.name, args.voice_dir)
     synth = load_synthesizer(args)
     voice = synth.make_voice(audio, texts, name=args.name)

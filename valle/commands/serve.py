@@ -108,10 +108,10 @@ def _check_can_listen(host: str, port: int) -> None:
 
 def _check_default_voice(voice_id: str | None, voices_dir: Path) -> None:
     """A warning, not an error: the voice may be uploaded once the server runs (POST /v1/voices)."""
-    from valle.infer.voice import SUFFIX
+    from valle.infer.voice import voice_path
     from valle.serve.voices import check_voice_id
 
-    if voice_id is not None and not (voices_dir / f"{check_voice_id(voice_id)}{SUFFIX}").is_file():
+    if voice_id is not None and not voice_path(check_voice_id(voice_id), voices_dir).is_file():
         logger.warning("--default-voice %s is not in %s yet: requests that name no voice get 404 until it is added "
                        "(valle make-voice --voice-dir, or POST /v1/voices)", voice_id, voices_dir)  # fmt: skip
 

@@ -22,7 +22,7 @@ from typing import TextIO
 import numpy as np
 from tqdm import tqdm
 
-from valle.errors import DataError, MissingFileError
+from valle.errors import DataError, require_file
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,7 @@ def _check_audio(path: Path, allow_empty: bool = False) -> None:
     """Refuse an item's audio that is missing, a folder, unreadable or (unless `allow_empty`: outputs) empty."""
     import soundfile as sf
 
-    if Path(path).is_dir():
-        raise DataError(f"audio file {path} is a folder; name an audio file in the item list")
-    if not Path(path).is_file():
-        raise MissingFileError(
-            f"audio file {path} not found; fix its path in the item list (relative paths start at the list's folder)"
-        )
+    require_file(path, "audio file", "fix its path in the item list (relative paths start at the list's folder)")
     try:
         frames = sf.info(str(path)).frames
     except Exception as e:
@@ -163,11 +158,7 @@ def summarize(results: list[EvalResult]) -> dict[str, float | int | None]:
 
 def read_item_list(path: Path) -> list[EvalItem]:
     """A TSV with a header naming columns among: output, text, prompt, ground_truth, speaker."""
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"item list {path} is a folder; give --list the TSV file itself")
-    if not path.is_file():
-        raise MissingFileError(f"item list {path} not found; check the path given to --list")
+    path = require_file(path, "item list", "give --list the path of the TSV file")
     with open(path, newline="", encoding="utf-8") as f:
         rows = _item_rows(path, f)
     base = path.parent
