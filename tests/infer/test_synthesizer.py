@@ -234,7 +234,7 @@ def test_bad_inputs_give_one_clear_error(synth: Synthesizer, prompt_files, tmp_p
         synth.synthesize("   ", wav_path, transcript)
     with pytest.raises(InvalidInputError, match=r"the text '\.\.\.!\?' has no letters or digits"):
         synth.synthesize(" ...!? ", wav_path, transcript)
-    with pytest.raises(InvalidInputError, match="text to synthesize must be a string, got bytes"):
+    with pytest.raises(InvalidInputError, match="text to synthesize must be a string, got bytes; pass it as str"):
         synth.synthesize(b"Hi.", wav_path, transcript)  # type: ignore[arg-type]
     with pytest.raises(MissingFileError, match="does not exist"):
         synth.synthesize("Hi.", tmp_path / "missing.wav", "x")

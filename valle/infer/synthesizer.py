@@ -510,7 +510,9 @@ class Synthesizer:
         opts = req.options or self.options
         opts.verify()
         if not isinstance(req.text, str):
-            raise InvalidInputError(f"the text to synthesize must be a string, got {type(req.text).__name__}")
+            raise InvalidInputError(
+                f"the text to synthesize must be a string, got {type(req.text).__name__}; pass it as str"
+            )
         if not req.text.strip():
             raise InvalidInputError("the text to synthesize is empty; give something to say")
         if not any(ch.isalnum() for ch in req.text):  # punctuation alone phonemizes to pauses: a silent wav
