@@ -61,12 +61,31 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--guidance", type=float, default=0.0,
                    help="> 0: time the end-to-end run a second time with this text guidance weight")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    p.add_argument("--gpu-warmup", type=float, default=5.0, help="seconds of matrix products before timing (CUDA)")
     return p.parse_args()
 
 
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
+
+
+def warm_gpu(device: torch.device, seconds: float) -> None:
+    """Keep the GPU busy for `seconds` before anything is timed.
+
+    An idle GPU sits at low clocks (an H200 read 345 MHz idle, 1980 MHz under load), and decoding steps are too
+    small to raise them quickly.  In the first GPU run of this script (one H200, no warm-up), the first process
+    (bf16) stepped 4-7x slower than a float32 process right after it, and its weight-streaming pass over the
+    12 x 1024 model read 300 GB/s against 948: a cold GPU is the likely cause (not established; docs/infer.md).
+    """
+    if device.type != "cuda" or seconds <= 0:
+        return
+    a = torch.randn(4096, 4096, device=device)
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        for _ in range(20):
+            a = torch.tanh(a @ a)
+        sync(device)
 
 
 def inputs(config: Any, batch: int, prompt_frames: int, device: torch.device, seed: int = 0):
@@ -154,6 +173,7 @@ def bench_size(name: str, threads: int, args: argparse.Namespace, codec: Any) ->
     x1, l1, p1 = inputs(c, 1, PROMPT_FRAMES, device)
     xb, lb, pb = inputs(c, args.batch, PROMPT_FRAMES, device, seed=1)
     timed_ar(model, x1, l1, p1, 4, True, device)  # warm-up (first-call allocations)
+    timed_ar(model, x1, l1, p1, 2, False, device)  # and the uncached path's (its first call on a GPU was 11x slower)
     b1_steps, bn_steps, streams, prefill_b1, prefill_bn = [], [], [], [], []
     for _ in range(args.rounds):  # alternate batch 1 and batch N so both see the same load
         b1 = timed_ar(model, x1, l1, p1, args.steps + 1, True, device, between=stream)
@@ -239,6 +259,7 @@ def main() -> None:
         from valle.codec import random_encodec
 
         codec = random_encodec(seed=0, device=args.device)
+    warm_gpu(torch.device(args.device), args.gpu_warmup)
     rows = []
     for name in args.sizes.split(","):
         for threads in (int(t) for t in args.threads.split(",")):
