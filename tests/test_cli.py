@@ -29,6 +29,34 @@ def test_help_lists_subcommands() -> None:
     assert "synth-corpus" in out.stdout
 
 
+def test_every_option_help_names_its_default_once() -> None:
+    """`valle CMD --help`: an option with a value by default says which, in its own text or appended, never twice."""
+    import argparse
+    import re
+
+    from valle.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    checked = 0
+    for name, sub in commands.choices.items():
+        text = sub.format_help()
+        for action in sub._actions:
+            valued = not isinstance(action, (argparse._StoreConstAction, argparse._CountAction, argparse._HelpAction))
+            if not action.option_strings or not valued or action.default in (None, "", []):
+                continue
+            # the option's block: from its invocation line to the next option's
+            block = re.search(rf"\n  {re.escape(action.option_strings[0])}[ ,\n].*?(?=\n  -|\Z)", text, re.DOTALL)
+            assert block is not None, f"{name} {action.option_strings[0]} not in --help"
+            words = " ".join(block.group().split()).lower()
+            assert "default" in words, f"valle {name} --help: {words!r} does not name its default"
+            assert words.count("(default:") <= 1, f"valle {name} --help: {words!r} names its default twice"
+            checked += 1
+    assert checked > 90  # every command's valued options were looked at
+    demo = commands.choices["demo"].format_help()
+    assert "(default: 15.0)" in " ".join(demo.split()) and "(default: demo)" in " ".join(demo.split())
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as e:
         main(["--version"])

@@ -38,6 +38,25 @@ class OneLineParser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """`--help` that names each option's default, unless its text already says it.
+
+    Why not argparse's ArgumentDefaultsHelpFormatter: it appends "(default: ...)" to every option, so help that
+    already explains its default ("default: the checkpoint's") would say it twice, and on/off switches would read
+    "(default: False)".
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = (
+            action.option_strings
+            and not isinstance(action, (argparse._StoreConstAction, argparse._CountAction, argparse._HelpAction))
+            and action.default not in (None, "", [], argparse.SUPPRESS)
+            and "default" not in text.lower()
+        )
+        return f"{text} (default: %(default)s)" if shown else text
+
+
 def _command_modules() -> list[ModuleType]:
     import valle.commands as pkg
 
@@ -53,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for module in _command_modules():
-        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP, formatter_class=DefaultsFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run, _parser=p)
     return parser

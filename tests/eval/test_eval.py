@@ -305,3 +305,19 @@ def test_eval_path_errors_say_what_to_do(tmp_path: Path, capsys: pytest.CaptureF
         assert code == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, (argv, err)
+
+
+def test_speaker_similarity_prints_no_pkg_resources_warning() -> None:
+    """webrtcvad (under resemblyzer) warns about pkg_resources on import; `valle eval` must not pass that on."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from valle.eval.metrics import speaker_embedding\n"
+        "print(speaker_embedding(np.random.default_rng(0).normal(0, 0.1, 32000).astype('float32'), 16000).shape)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "(256,)"
+    assert "pkg_resources" not in run.stderr, run.stderr

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import warnings
 from functools import lru_cache
+from types import ModuleType
 
 import numpy as np
 
@@ -69,20 +71,29 @@ def max_units_per_second(language: str = "en") -> float:
     return MAX_UNITS_PER_SECOND["zh" if language.startswith("zh") else "en"]
 
 
-@lru_cache(maxsize=1)
-def _voice_encoder() -> object:
+def _resemblyzer() -> ModuleType:
+    """resemblyzer, imported without webrtcvad's pkg_resources deprecation warning.
+
+    webrtcvad (a resemblyzer dependency, unmaintained) imports pkg_resources, which setuptools warns about on every
+    run; the warning names nothing a user of `valle eval` can act on.
+    """
     try:
-        from resemblyzer import VoiceEncoder
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            import resemblyzer
     except ImportError as e:
         raise MissingDependencyError(f"resemblyzer is not installed; {_INSTALL_HINT}") from e
-    return VoiceEncoder("cpu", verbose=False)
+    return resemblyzer
+
+
+@lru_cache(maxsize=1)
+def _voice_encoder() -> object:
+    return _resemblyzer().VoiceEncoder("cpu", verbose=False)
 
 
 def speaker_embedding(wav: np.ndarray, sample_rate: int) -> np.ndarray:
     """Unit-norm resemblyzer d-vector of a mono waveform (resampled to its 16 kHz, silence-trimmed)."""
-    from resemblyzer import preprocess_wav
-
-    audio = preprocess_wav(np.asarray(wav, dtype=np.float32), source_sr=sample_rate)
+    audio = _resemblyzer().preprocess_wav(np.asarray(wav, dtype=np.float32), source_sr=sample_rate)
     if len(audio) < 1600:  # all silence after trimming: use the raw signal
         import soxr
 

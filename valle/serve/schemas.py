@@ -29,6 +29,6 @@ class SpeechRequest(BaseModel):
     stream: bool = Field(False, description="send the audio sentence by sentence as each is ready (wav or pcm)")
     speed: float = Field(1.0, description="OpenAI's playback speed; only 1.0 is supported")
     top_k: int | None = Field(None, description="sample among the k most likely codes (<= 0: off, 1: greedy)")
-    top_p: float | None = Field(None, gt=0.0, le=1.0, description="nucleus sampling threshold (1.0: off)")
-    temperature: float | None = Field(None, gt=0.0, le=10.0, description="sampling temperature (> 0)")
+    top_p: float | None = Field(None, gt=0.0, le=1.0, allow_inf_nan=False, description="nucleus sampling threshold (1.0: off)")
+    temperature: float | None = Field(None, gt=0.0, le=10.0, allow_inf_nan=False, description="sampling temperature (> 0)")
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="same seed and text: same audio")
