@@ -150,7 +150,7 @@ def test_synth_corpus_command_writes_corpus(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("spec", "message"), [("mine", "NAME=CHECKPOINT"), ("pretrained=x.pt", "is taken"),
-                                                ("mine=/no/such.pt", "not found")])  # fmt: skip
+                                                ("mine=/no/such.pt", "--system mine: checkpoint /no/such.pt does not exist; check the path")])  # fmt: skip
 def test_demo_system_flag_errors_are_one_line_exit_2(tmp_path: Path, spec: str, message: str) -> None:
     out = run_cli("demo", "--work-dir", str(tmp_path / "d"), "--system", spec)
     assert out.returncode == 2

@@ -55,8 +55,10 @@ def test_load_audio_rejects_unusable_audio(tmp_path: Path, name: str, data: np.n
 
 
 def test_load_audio_missing_and_corrupt(tmp_path: Path) -> None:
-    with pytest.raises(MissingFileError, match="not found"):
+    with pytest.raises(MissingFileError, match=r"audio file .*nope\.wav does not exist; check the path"):
         load_audio(tmp_path / "nope.wav")
+    with pytest.raises(MissingFileError, match="is a folder, not a file; check the path"):
+        load_audio(tmp_path)
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF1234WAVEnot really audio")
     with pytest.raises(DataError, match="cannot read audio file"):

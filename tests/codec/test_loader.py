@@ -28,7 +28,7 @@ def test_unknown_spec() -> None:
 def test_missing_builtin_file(clean_env: Path) -> None:
     with pytest.raises(MissingFileError, match="valle fit-codec"):
         load_codec(f"builtin:{clean_env / 'none.pt'}")
-    with pytest.raises(MissingFileError, match="codec file not found"):
+    with pytest.raises(MissingFileError, match="codec file .* does not exist; create one with `valle fit-codec"):
         load_codec("builtin")
 
 

@@ -90,4 +90,4 @@ def test_cli_bad_input_is_one_line_and_exit_2(exp_dir: Path, tmp_path: Path, cap
     err = capsys.readouterr().err.strip()
     assert "no test-clean/ folder" in err and len(err.splitlines()) == 1
     assert main(["probe", str(tmp_path / "nope.pt"), "--corpus", str(tmp_path)]) == 2
-    assert "not found" in capsys.readouterr().err
+    assert "nope.pt does not exist; check the path" in capsys.readouterr().err

@@ -63,6 +63,11 @@ def test_resume_path_follows_the_reference_flags_and_latest(tmp_path: Path) -> N
     assert ck.resume_path(tmp_path, "latest", 0, 1) == tmp_path / "checkpoint-12.pt"  # highest step
     (tmp_path / ck.LATEST).write_text("epoch-2.pt\n")
     assert ck.resume_path(tmp_path, "latest", 0, 1) == tmp_path / "epoch-2.pt"  # the pointer wins
+    assert ck.resume_path(tmp_path, str(tmp_path / "epoch-2.pt"), 0, 1) == tmp_path / "epoch-2.pt"
+    with pytest.raises(MissingFileError, match="--resume checkpoint .* is a folder, not a file; give a checkpoint file"):
+        ck.resume_path(tmp_path, str(tmp_path), 0, 1)  # the experiment folder instead of a file in it
+    with pytest.raises(MissingFileError, match="--resume checkpoint .*nope.pt does not exist"):
+        ck.resume_path(tmp_path, str(tmp_path / "nope.pt"), 0, 1)
 
 
 def test_foreign_checkpoint_gives_weights_only(tmp_path: Path) -> None:

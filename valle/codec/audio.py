@@ -8,13 +8,12 @@ way (soundfile to read, soxr to resample, a plain mean to downmix; torchaudio is
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from valle.errors import DataError, InvalidInputError, MissingFileError
+from valle.errors import DataError, InvalidInputError, require_file
 
 SAMPLE_RATE = 24_000  # every codec's audio rate (EnCodec 24 kHz, LibriTTS)
 HOP_LENGTH = 320  # samples per code frame: 24 kHz / 75 Hz
@@ -108,9 +107,7 @@ def load_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> 
     """
     import soundfile as sf
 
-    p = Path(path)
-    if not p.is_file():
-        raise MissingFileError(f"audio file not found: {p}")
+    p = require_file(path, "audio file", "check the path")
     try:
         data, sr = sf.read(str(p), dtype="float32", always_2d=True)  # [samples, channels]
     except Exception as e:  # libsndfile raises several types (LibsndfileError, RuntimeError, TypeError)

@@ -38,12 +38,7 @@ from valle.codec.base import AudioTokenizer
 from valle.codec.griffin_lim import griffin_lim
 from valle.codec.kmeans import dequantize, quantize
 from valle.codec.mel import MelConfig, log_mel
-from valle.errors import (
-    CheckpointError,
-    InvalidInputError,
-    MissingDependencyError,
-    MissingFileError,
-)
+from valle.errors import CheckpointError, InvalidInputError, MissingDependencyError, require_file
 from valle.utils import atomic_write
 
 if TYPE_CHECKING:
@@ -229,9 +224,7 @@ class BuiltinCodec(AudioTokenizer):
             MissingFileError: no such file.
             CheckpointError: not a valle codec file, a newer format, or content that fails its hash.
         """
-        p = Path(path)
-        if not p.is_file():
-            raise MissingFileError(f"codec file not found: {p}; create one with `valle fit-codec --audio DIR --out {p}`")
+        p = require_file(path, "codec file", f"create one with `valle fit-codec --audio DIR --out {path}`")
         try:
             state = torch.load(p, map_location="cpu", weights_only=True)
         except Exception as e:  # unpickling raises many types on a corrupt or foreign file

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from valle.codec.audio import HOP_LENGTH, num_frames
 from valle.codec.base import AudioTokenizer
-from valle.errors import CheckpointError, MissingDependencyError, MissingFileError
+from valle.errors import CheckpointError, MissingDependencyError, MissingFileError, require_file
 
 logger = logging.getLogger(__name__)
 
@@ -77,16 +77,10 @@ def find_checkpoint(path: str | os.PathLike[str] | None = None) -> Path | None:
     not exist is an error rather than a silent fall-through.
     """
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise MissingFileError(f"EnCodec checkpoint not found: {p}; pass the path of {CHECKPOINT_NAME}")
-        return p
+        return require_file(path, "EnCodec checkpoint", f"pass the path of {CHECKPOINT_NAME}")
     env = os.environ.get(ENV_VAR)
     if env:
-        p = Path(env)
-        if not p.is_file():
-            raise MissingFileError(f"${ENV_VAR} points to {p}, which does not exist; fix or unset it")
-        return p
+        return require_file(env, f"${ENV_VAR}'s file", "fix or unset it")
     cached = hub_checkpoint_path()
     return cached if cached.is_file() else None
 

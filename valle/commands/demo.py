@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from valle.demo import DemoConfig, run_demo
-    from valle.errors import InvalidInputError, MissingFileError
+    from valle.errors import InvalidInputError, require_file
 
     if args.minutes < 0:
         raise InvalidInputError(f"--minutes must be >= 0 (0: no training), got {args.minutes}")
@@ -35,9 +35,7 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidInputError(f"--system takes NAME=CHECKPOINT (NAME: letters, digits, - or _), got {spec!r}")
         if name in ("ground_truth", "codec", "untrained", "demo", "pretrained") or name in extra:
             raise InvalidInputError(f"--system name {name!r} is taken; choose another")
-        if not Path(path).is_file():
-            raise MissingFileError(f"--system {name}: checkpoint {path} not found")
-        extra[name] = Path(path)
+        extra[name] = require_file(path, f"--system {name}: checkpoint", "check the path")
     report = run_demo(DemoConfig(work_dir=args.work_dir, speakers=args.speakers,
                                  utterances_per_speaker=args.utterances_per_speaker, seed=args.seed,
                                  minutes=args.minutes, fit_codec=args.fit_codec, eval_items=args.eval_items,

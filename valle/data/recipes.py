@@ -29,7 +29,7 @@ from pathlib import Path
 from lhotse import CutSet, load_manifest, load_manifest_lazy
 
 from valle.data.config import TEXT_TOKENS_KEY
-from valle.errors import InvalidInputError, MissingFileError
+from valle.errors import InvalidInputError, MissingFileError, require_file
 from valle.utils import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -134,8 +134,7 @@ def _check_split_paths(manifest_dir: Path, prefix: str, part: str, suffix: str, 
         )
     for kind in MANIFEST_KINDS:
         src = manifest_dir / f"{prefix}_{kind}_{part}.{suffix}"
-        if not src.is_file():
-            raise MissingFileError(f"{src} not found; run 'lhotse prepare {prefix}' first")
+        require_file(src, "manifest", f"run 'lhotse prepare {prefix}' first")
     existing = [p for kind in MANIFEST_KINDS for split in SPLITS
                 if (p := manifest_dir / f"{prefix}_{kind}_{split}.{suffix}").exists()]  # fmt: skip
     if existing and not overwrite:

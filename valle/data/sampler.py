@@ -12,16 +12,14 @@ from lhotse import CutSet, load_manifest_lazy
 from lhotse.dataset import DynamicBucketingSampler, SimpleCutSampler
 
 from valle.data.config import DataConfig
-from valle.errors import DataError, MissingFileError
+from valle.errors import DataError, require_file
 
 logger = logging.getLogger(__name__)
 
 
 def load_cuts(path: str | Path) -> CutSet:
     """Open a cut manifest lazily, with a clear error when it is missing."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"cut manifest {path} not found; run 'valle tokenize' (or the recipe's prepare.sh) first")
+    path = require_file(path, "cut manifest", "run 'valle tokenize' (or the recipe's prepare.sh) first")
     return load_manifest_lazy(path)
 
 

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from valle.errors import InvalidInputError, MissingFileError, require_finite_nonnegative
+from valle.errors import InvalidInputError, MissingFileError, require_file, require_finite_nonnegative
 from valle.models.expected import ExpectedFrames
 from valle.models.generate import decode_nar
 from valle.utils import atomic_write
@@ -132,8 +132,7 @@ def run_probe(
     from valle.demo.speak import pick_items, write_wav
     from valle.infer import Synthesizer
 
-    if not checkpoint.is_file():
-        raise MissingFileError(f"checkpoint {checkpoint} not found; check the path")
+    require_file(checkpoint, "checkpoint", "check the path")
     if not (corpus / "test-clean").is_dir():
         raise MissingFileError(f"{corpus} has no test-clean/ folder; give a corpus in LibriTTS layout "
                                "(e.g. the demo's work folder's corpus/)")  # fmt: skip

@@ -35,7 +35,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from valle.errors import CheckpointError, MissingFileError
+from valle.errors import CheckpointError, require_file
 from valle.utils import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -160,10 +160,7 @@ def resume_path(exp_dir: Path, resume: str | None, start_batch: int, start_epoch
     """
     if resume:
         if resume != "latest":
-            path = Path(resume)
-            if not path.is_file():
-                raise MissingFileError(f"--resume {resume}: no such checkpoint file")
-            return path
+            return require_file(resume, "--resume checkpoint", "give a checkpoint file, or 'latest'")
         return latest_checkpoint(exp_dir)
     if start_batch > 0:
         path = exp_dir / f"checkpoint-{start_batch}.pt"
@@ -171,12 +168,8 @@ def resume_path(exp_dir: Path, resume: str | None, start_batch: int, start_epoch
         path = exp_dir / f"epoch-{start_epoch - 1}.pt"
     else:
         return None
-    if not path.is_file():
-        raise MissingFileError(
-            f"{path} does not exist; --start-batch/--start-epoch name a checkpoint to resume from "
-            "(use --resume latest to continue from the newest one)"
-        )
-    return path
+    return require_file(path, "checkpoint", "--start-batch/--start-epoch name a checkpoint to resume from "
+                        "(use --resume latest to continue from the newest one)")  # fmt: skip
 
 
 def latest_checkpoint(exp_dir: Path) -> Path | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from valle.errors import MissingFileError
+from valle.errors import require_file
 from valle.train.config import TrainConfig
 from valle.train.distributed import DistEnv, spawn
 from valle.train.trainer import TrainResult, train
@@ -35,8 +35,7 @@ def launch(cfg: TrainConfig) -> TrainResult | None:
 def _preflight(cfg: TrainConfig) -> None:
     assert cfg.data.text_tokens is not None  # DataConfig fills in the default
     for path in (cfg.data.manifest_dir / "cuts_train.jsonl.gz", Path(cfg.data.text_tokens)):
-        if not path.is_file():
-            raise MissingFileError(f"{path} not found; run 'valle tokenize' and 'valle combine-cuts' first")
+        require_file(path, "training input", "run 'valle tokenize' and 'valle combine-cuts' first")
 
 
 def _run_rank(env: DistEnv, cfg: TrainConfig) -> TrainResult | None:
