@@ -87,6 +87,8 @@ def test_continual_flag_takes_the_reference_spelling(exp_dir: Path, prompt_files
         (["--guidance", "-1", "--text", "Hi."], "guidance must be a finite number >= 0"),
         (["--nar-temperature", "-0.5", "--text", "Hi."], "nar_temperature must be a finite number >= 0"),
         (["--text", "Hi.", "--voice", "nobody"], "either --voice or --audio-prompts"),
+        (["--candidates", "0", "--text", "Hi."], "candidates must be >= 1 draw per text"),
+        (["--candidates", "2", "--reader", "/nonexistent.pt", "--text", "Hi."], "code reader /nonexistent.pt does not"),
     ],
 )
 def test_bad_flags_give_one_line_and_exit_2(

@@ -72,6 +72,8 @@ def test_greedy_sampler_is_argmax() -> None:
         ({"min_new_frames": -1}, "min_new_frames"),
         ({"max_new_frames": 3, "min_new_frames": 5}, "max_new_frames"),
         ({"batch_size": 0}, "batch_size"),
+        ({"candidates": 0}, "candidates must be >= 1 draw per text, got 0"),
+        ({"candidates": 2.0}, "candidates must be a whole number"),
         ({"max_text_tokens": 0}, "max_text_tokens"),
         ({"unknown_symbols": "ignore"}, "unknown_symbols"),
         ({"top_k": 2.5}, "top_k must be a whole number, got 2.5"),

@@ -96,6 +96,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--nar-temperature", type=float, default=None,
                    help="0: decode the NAR's argmax codes; > 0: the codec decodes the expected code vector under "
                         "softmax(NAR logits / T) for codebooks 2-8 (the NAR never samples)")  # fmt: skip
+    s.add_argument("--candidates", type=int, default=None,
+                   help="AR draws per text; > 1 keeps the draw the code reader reads most plainly as the text "
+                        "(1: one draw)")  # fmt: skip
+    s.add_argument("--reader", type=Path, default=None,
+                   help="code reader for --candidates (valle train-reader; default: the one shipped for the "
+                        "built-in codec)")  # fmt: skip
     s.add_argument("--max-text-tokens", type=int, default=None, help="split longer texts into sentences (0: never)")
     s.add_argument(
         "--no-kv-cache", action="store_true", help="re-run the whole sequence per step (the reference's way)"
@@ -105,7 +111,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 # Flags that map one-to-one onto `SynthesisOptions` fields; unset ones keep the checkpoint's recommendation.
 OPTION_FLAGS = ("top_k", "top_p", "temperature", "ras", "ras_window", "ras_threshold", "seed", "batch_size",
-                "max_new_frames", "min_new_frames", "min_length_ratio", "guidance", "nar_temperature")  # fmt: skip
+                "max_new_frames", "min_new_frames", "min_length_ratio", "guidance", "nar_temperature",
+                "candidates")  # fmt: skip
 
 
 def option_changes(args: argparse.Namespace) -> dict[str, Any]:
@@ -133,8 +140,10 @@ def load_synthesizer(args: argparse.Namespace, changes: dict[str, Any] | None = 
     if args.text_extractor is not None:
         tokenizer = {"backend": args.text_extractor, "normalize": False}
     synth = load_model(args.checkpoint, device, codec=args.codec, text_tokens=args.text_tokens, tokenizer=tokenizer,
-                       voice_dir=args.voice_dir)  # fmt: skip
+                       voice_dir=args.voice_dir, reader=getattr(args, "reader", None))  # fmt: skip
     synth.options = synth.options.with_changes(**(changes or {}))
+    if synth.options.candidates > 1:
+        synth.code_reader()  # a missing or mismatched reader fails now, before any prompt is encoded
     return synth
 
 

@@ -59,7 +59,8 @@ def load_model(
     Args:
         name_or_path: checkpoint file, or a name.
         device: None = CUDA when available, else CPU.
-        **kwargs: passed to `Synthesizer.from_checkpoint` (codec, text_tokens, tokenizer, options, voice_dir).
+        **kwargs: passed to `Synthesizer.from_checkpoint` (codec, text_tokens, tokenizer, options, voice_dir,
+            reader).
 
     Raises:
         InvalidInputError: an unknown name (the message lists the available ones).
@@ -72,7 +73,8 @@ def load_model(
     if name == SHIPPED and SHIPPED_MODEL.is_file():
         return Synthesizer.from_checkpoint(SHIPPED_MODEL, dev, **kwargs)
     if name == DEBUG:
-        return debug_synthesizer(dev, options=kwargs.get("options"), voice_dir=kwargs.get("voice_dir"))
+        return debug_synthesizer(dev, options=kwargs.get("options"), voice_dir=kwargs.get("voice_dir"),
+                                 reader=kwargs.get("reader"))  # fmt: skip
     saved = model_dir() / f"{name}.pt"
     if saved.is_file():
         return Synthesizer.from_checkpoint(saved, dev, **kwargs)

@@ -37,6 +37,8 @@ class SynthesisOptions:
     nar_temperature: float = 0.0  # 0 = the NAR's argmax codes (the reference); > 0 = the codec decodes the
     # expected code vector under softmax(NAR logits / this) for codebooks 2-8 (valle.models.expected); the
     # NAR never samples
+    candidates: int = 1  # AR draws per text; > 1 keeps the draw whose codebook 1 the code reader reads most
+    # plainly as the text (valle.models.code_reader); only that one goes through the NAR and the codec
     use_cache: bool = True  # KV-cached AR decoding (False re-runs the sequence per step, as the reference)
     batch_size: int = 8  # items decoded together by `synthesize_batch` (and sentences of a long text)
     max_text_tokens: int | None = 150  # longer texts are split into sentences of at most this many tokens;
@@ -70,6 +72,8 @@ class SynthesisOptions:
             raise InvalidInputError(
                 f"max_new_frames ({self.max_new_frames}) must be >= 1 and >= min_new_frames ({self.min_new_frames})"
             )
+        if self.candidates < 1:
+            raise InvalidInputError(f"candidates must be >= 1 draw per text, got {self.candidates}")
         if self.batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_text_tokens is not None and self.max_text_tokens < 1:
@@ -117,7 +121,7 @@ class SynthesisOptions:
 _KINDS: dict[str, type] = {
     "top_k": Integral, "top_p": Real, "temperature": Real, "ras": bool, "ras_window": Integral,
     "ras_threshold": Real, "seed": Integral, "max_new_frames": Integral, "min_new_frames": Integral,
-    "min_length_ratio": Real, "guidance": Real, "nar_temperature": Real, "use_cache": bool, "batch_size": Integral,
-    "max_text_tokens": Integral, "pause_seconds": Real, "max_prompt_seconds": Real,
+    "min_length_ratio": Real, "guidance": Real, "nar_temperature": Real, "candidates": Integral, "use_cache": bool,
+    "batch_size": Integral, "max_text_tokens": Integral, "pause_seconds": Real, "max_prompt_seconds": Real,
 }
 _OPTIONAL = frozenset({"seed", "max_new_frames", "max_text_tokens", "max_prompt_seconds"})

@@ -74,15 +74,29 @@ def _draw(
     )
 
 
-def make_sampler(options: SynthesisOptions, batch_size: int, device: torch.device | str = "cpu") -> Sampler:
+# Candidate k > 0 of a text draws with seed + k * this: candidate 0 is what one draw gives, and the other
+# candidates of seed s are not those of seed s + 1.
+CANDIDATE_SEED_STRIDE = 1_000_003
+
+
+def candidate_seed(seed: int, k: int) -> int:
+    """The sampling seed of candidate `k` of a text decoded with `seed` (kept below 2**63, as seeds are)."""
+    return (seed + k * CANDIDATE_SEED_STRIDE) % 2**63
+
+
+def make_sampler(
+    options: SynthesisOptions, batch_size: int, device: torch.device | str = "cpu", candidates: int = 1
+) -> Sampler:
     """The sampler `options` describe, for a batch of `batch_size` rows.
 
     With `options.seed`, each row gets a generator seeded with it (batch-independent results); without,
-    all rows share the global RNG.
+    all rows share the global RNG.  With `candidates` > 1, rows come in groups of that many draws of one text,
+    and row r draws with `candidate_seed(seed, r % candidates)`.
     """
     generators: list[torch.Generator | None] | None = None
     if options.seed is not None and not options.greedy:
-        generators = [torch.Generator(device=device).manual_seed(options.seed) for _ in range(batch_size)]
+        generators = [torch.Generator(device=device).manual_seed(candidate_seed(options.seed, r % candidates))
+                      for r in range(batch_size)]  # fmt: skip
 
     def sampler(logits: Tensor, history: Tensor) -> Tensor:
         if options.ras:

@@ -22,6 +22,7 @@ import os
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -34,12 +35,14 @@ from valle.codec.base import AudioTokenizer
 from valle.errors import CheckpointError, InvalidInputError, ValleError
 from valle.infer.audio_input import AudioSource, as_list, read_prompt_audio, trim_trailing_padding
 from valle.infer.auto_transcript import transcribe_prompt
+from valle.infer.candidates import BestOfN, find_reader, reader_file
 from valle.infer.options import DEFAULT_MAX_PROMPT_SECONDS, SynthesisOptions
 from valle.infer.sampling import make_sampler
 from valle.infer.silence import is_silent, peak_dbfs
 from valle.infer.text_split import split_text
 from valle.infer.voice import Voice, find_voice
 from valle.models import VALLE
+from valle.models.code_reader import CodeReader
 from valle.models.expected import ExpectedFrames
 from valle.models.generate import decode_nar, generate_batch
 from valle.text import TextTokenCollater, TextTokenizer
@@ -99,6 +102,7 @@ class _Job:
     request: int
     name: str
     options: SynthesisOptions
+    text: str  # the piece of text this job speaks
     ids: Tensor  # [S] text ids `[BOS, prompt text, text, EOS]`
     enroll_len: int  # length of `[BOS, prompt text, EOS]`
     prompt: Tensor  # [P, Q] prompt codes
@@ -140,6 +144,8 @@ class Synthesizer:
         options: default synthesis options (per call: `synthesize(..., top_k=1)`); None = the settings the
             checkpoint recommends (`valle export-model --synthesis`), else `SynthesisOptions()`.
         voice_dir: where voices saved by name live (None = `$VALLE_VOICE_DIR` or ~/.cache/valle/voices).
+        reader: the code reader that ranks draws when `candidates` > 1 (valle.infer.candidates); None = the one
+            that ships with the package, if it reads this codec.  Loaded on first use.
     """
 
     def __init__(
@@ -150,6 +156,7 @@ class Synthesizer:
         symbols: Sequence[str],
         options: SynthesisOptions | None = None,
         voice_dir: str | os.PathLike[str] | None = None,
+        reader: str | os.PathLike[str] | None = None,
     ) -> None:
         c = model.config
         if c.num_audio_tokens != codec.codebook_size or c.num_quantizers > codec.num_codebooks:
@@ -164,6 +171,8 @@ class Synthesizer:
         self.options = options or recommended_options(model)
         self.options.verify()
         self.voice_dir = voice_dir
+        self.reader_path = reader
+        self._reader: CodeReader | None = None
         self._collaters: dict[str, TextTokenCollater] = {}
         vocab = len(self.collater("error"))
         if vocab > c.num_text_tokens:
@@ -188,6 +197,7 @@ class Synthesizer:
         tokenizer: TextTokenizer | dict[str, Any] | None = None,
         options: SynthesisOptions | None = None,
         voice_dir: str | os.PathLike[str] | None = None,
+        reader: str | os.PathLike[str] | None = None,
     ) -> Synthesizer:
         """Load a valle or lifeiteng/vall-e checkpoint with its text front-end and codec.
 
@@ -202,6 +212,7 @@ class Synthesizer:
                 espeak en-us without normalization, as the reference's infer.py).
             options: default synthesis options.
             voice_dir: where named voices are looked up.
+            reader: the code reader for `candidates` > 1 (None = the shipped one, when it reads this codec).
 
         Raises:
             MissingFileError, CheckpointError, MissingDependencyError: one sentence each.
@@ -236,7 +247,7 @@ class Synthesizer:
                 f"checkpoint {path} records no codec; pass --codec with the codec the model was trained with"
             )
         audio = resolve_codec(meta.codec, path, codec, device)
-        return cls(model, audio, tokenizer, symbols, options=options, voice_dir=voice_dir)
+        return cls(model, audio, tokenizer, symbols, options=options, voice_dir=voice_dir, reader=reader)
 
     @property
     def sample_rate(self) -> int:
@@ -536,7 +547,7 @@ class Synthesizer:
             # As lifeiteng/vall-e's infer.py: one string "{prompt text} {text}", tokenized together.
             ids, _ = collate([self._tokens(f"{voice.text} {piece}".strip())], [piece])
             label = name if len(pieces) == 1 else f"{name} (sentence {k + 1}/{len(pieces)})"
-            jobs.append(_Job(index, label, opts, ids[0], int(enroll[0]), prompt, rate))
+            jobs.append(_Job(index, label, opts, piece, ids[0], int(enroll[0]), prompt, rate))
         return jobs
 
     def _tokens(self, text: str) -> list[str]:
@@ -576,15 +587,36 @@ class Synthesizer:
                                "text are a guess, and such guidance made speech worse when measured", opts.guidance)
                 self._warned_guidance = True
             members.sort(key=lambda j: -(len(jobs[j].ids) + jobs[j].prompt.shape[0]))  # less padding per batch
-            for start in range(0, len(members), opts.batch_size):
-                chunk = members[start : start + opts.batch_size]
+            step = max(1, opts.batch_size // opts.candidates)  # rows per batch stay near batch_size
+            for start in range(0, len(members), step):
+                chunk = members[start : start + step]
                 for j, codes in zip(chunk, self._decode_batch([jobs[j] for j in chunk], opts)):
                     results[j] = codes
         assert all(r is not None for r in results), "every job is decoded once"
         return results  # type: ignore[return-value]
 
+    def code_reader(self) -> CodeReader:
+        """The code reader that ranks candidates (loaded on first use; see `valle.infer.candidates`)."""
+        if self._reader is None:
+            self._reader = find_reader(self.codec.identity, self.reader_path, self.device)
+        return self._reader
+
+    def code_reader_path(self) -> Path:
+        """The file `code_reader` loads (an explicit reader, else the shipped one)."""
+        return reader_file(self.reader_path)
+
+    def _best_of(self, jobs: list[_Job], n: int) -> BestOfN:
+        """The `choose` rule for N draws of each job (its targets: each piece's phonemes alone)."""
+        collate = self.collater(jobs[0].options.unknown_symbols)
+        targets = [collate([self._tokens(j.text)], [j.text])[0][0, 1:-1] for j in jobs]
+        return BestOfN(self.code_reader(), targets, collate.idx2token, n)
+
     def _decode_batch(self, jobs: list[_Job], opts: SynthesisOptions) -> list[Tensor]:
         dev = self.device
+        n = opts.candidates
+        choose = self._best_of(jobs, n) if n > 1 else None
+        jobs = [j for j in jobs for _ in range(n)]  # N rows per text: its draws
+        names = [j.name if n == 1 else f"{j.name} (draw {r % n + 1}/{n})" for r, j in enumerate(jobs)]
         x = pad_sequence([j.ids for j in jobs], batch_first=True).to(dev)  # [B, S]
         x_lens = torch.tensor([len(j.ids) for j in jobs], device=dev)
         prompts = pad_sequence([j.prompt for j in jobs], batch_first=True).to(dev)  # [B, P, Q]
@@ -596,7 +628,7 @@ class Synthesizer:
                 self.model, x, x_lens, prompts, prompt_lens, enroll,
                 max_new_frames=opts.max_new_frames, min_new_frames=[j.min_frames(opts) for j in jobs],
                 use_cache=opts.use_cache, guidance=opts.guidance, expected=expected,
-                sampler=make_sampler(opts, len(jobs), dev), names=[j.name for j in jobs],
+                sampler=make_sampler(opts, len(jobs), dev, n), names=names, choose=choose,
             )  # fmt: skip
 
 

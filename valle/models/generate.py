@@ -183,6 +183,7 @@ def generate_batch(
     names: Sequence[str] | None = None,
     guidance: float = 0.0,
     expected: ExpectedFrames | None = None,
+    choose: Callable[[Tensor, Tensor], Tensor] | None = None,
 ) -> list[Tensor]:
     """Decode B utterances with different texts and prompts at once; each row as if decoded alone.
 
@@ -202,10 +203,13 @@ def generate_batch(
             `l_c + w (l_c - l_u)`, running each row a second time with the empty text; 0 = off.  Meant for
             models trained with `--text-dropout`.
         expected: the NAR returns expected frames for the codec's decoder instead of codes (`decode_nar`).
+        choose: `(codebook-1 ids [B, N], lengths [B]) -> row indices [K]`, called after the AR: only those rows
+            go through the NAR and are returned, in that order (best-of-N: B rows are N draws of K texts).
 
     Returns:
-        B tensors [N_b, Q] int64: the generated frames of each row (N_b may be 0 with `min_new_frames=0`);
-        with `expected`, B float tensors [N_b, D] of expected frames (`AudioTokenizer.decode_frames`).
+        B tensors [N_b, Q] int64 (K with `choose`): the generated frames of each row (N_b may be 0 with
+        `min_new_frames=0`); with `expected`, float tensors [N_b, D] of expected frames
+        (`AudioTokenizer.decode_frames`).
     """
     model.check_inputs(x, x_lens)
     b = x.shape[0]
@@ -237,6 +241,12 @@ def generate_batch(
     generated, gen_lens = _decode_ar(
         model, x, x_lens, first, prompt_lens, caps, mins, use_cache, sampler, labels, guidance
     )
+    if choose is not None:
+        keep = choose(generated, gen_lens).to(device=x.device, dtype=torch.long)
+        x, x_lens, prompt_codes, prompt_lens = x[keep], x_lens[keep], prompt_codes[keep], prompt_lens[keep]
+        enroll_x_lens = enroll_x_lens[keep] if enroll_x_lens is not None else None
+        generated, gen_lens, b = generated[keep], gen_lens[keep], int(keep.numel())
+        generated = generated[:, : int(gen_lens.max())] if b else generated  # no columns only the others used
     q = c.num_quantizers
     if q > 1 and int(gen_lens.max()) > 0:
         codes = decode_nar(
