@@ -30,6 +30,12 @@ def test_pinyin_backend_several_texts_and_stdin(capsys, monkeypatch):
     assert capsys.readouterr().out == "ni3 - hao3 - 。\nzhang3 - da4 - le5\n"
 
 
+def test_an_empty_stdin_line_keeps_its_place(capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("长大了\n\n你好\n"))
+    assert main(["phonemize", "--backend", "pypinyin", "-"]) == 0
+    assert capsys.readouterr().out == "zhang3 - da4 - le5\n\nni3 - hao3\n"
+
+
 def _exit_code(argv: list[str]) -> int:
     """The process exit code: argparse errors exit via SystemExit, library errors return it."""
     try:
@@ -44,6 +50,7 @@ def _exit_code(argv: list[str]) -> int:
     [
         (["--language", "xx-yy", "hi"], "valle phonemize: error: espeak-ng has no language 'xx-yy'"),
         (["--backend", "festival", "hi"], "invalid choice: 'festival'"),
+        (["hi", "  "], "valle phonemize: error: text 2 of the command line is empty; give something to phonemize"),
     ],
 )
 def test_errors_are_one_line_exit_2(capsys, argv, message):

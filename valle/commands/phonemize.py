@@ -30,8 +30,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from valle.errors import InvalidInputError
     from valle.text import TextTokenizer
 
+    # An empty argument is a mistake (an unset shell variable, say); an empty stdin line keeps its place in the
+    # output, one line per input line, so that the output still lines up with the input.
+    for i, text in enumerate(args.texts, start=1):
+        if not text.strip():
+            raise InvalidInputError(f"text {i} of the command line is empty; give something to phonemize")
     tokenizer = TextTokenizer(backend=args.backend, language=args.language, normalize=args.normalize)
     texts: list[str] = []
     for text in args.texts:
