@@ -67,7 +67,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--corpus", type=Path, required=True, help="a synthetic corpus root (its test-clean part is used)")
     p.add_argument("--checkpoint", type=Path, default=Path("valle/assets/valle-synth-small.pt"))
     p.add_argument("--codec", type=Path, default=None, help="default: the one the checkpoint records")
-    p.add_argument("--reader", type=Path, default=None, help="code reader for the best-of-N rows (default: the shipped one)")
+    p.add_argument("--reader", type=Path, default=None,
+                   help="code reader for the best-of-N rows (default: the shipped one)")  # fmt: skip
     p.add_argument("--items", type=int, default=16, help="items, spread over the test-clean speakers")
     p.add_argument("--seeds", default="0", help="comma-separated sampling seeds; one row per setting and seed")
     p.add_argument("--only", default=None, help="comma-separated parts: run the settings whose name has one as whole words")

@@ -61,7 +61,8 @@ class BestOfN:
     def __init__(self, reader: CodeReader, targets: list[Tensor], vocab: list[str], n: int) -> None:
         self.reader, self.n = reader, n
         classes = reader.class_map(vocab)
-        self.targets = [classes[t][classes[t] >= 0] for t in targets]  # symbols the reader lacks are skipped
+        mapped = [classes[t] for t in targets]
+        self.targets = [m[m >= 0] for m in mapped]  # symbols the reader lacks are skipped
         self.scores: Tensor | None = None  # [texts, N] nats per target token, after a call
 
     @torch.no_grad()

@@ -102,7 +102,7 @@ class _Job:
     request: int
     name: str
     options: SynthesisOptions
-    text: str  # the piece of text this job speaks
+    tokens: list[str]  # the text tokens of the piece this job speaks, alone (what the code reader reads for)
     ids: Tensor  # [S] text ids `[BOS, prompt text, text, EOS]`
     enroll_len: int  # length of `[BOS, prompt text, EOS]`
     prompt: Tensor  # [P, Q] prompt codes
@@ -538,16 +538,17 @@ class Synthesizer:
         _, enroll = collate([prompt_tokens], [voice.text])
         # The whole voice's frames per transcript token (its transcript covers all of it, trimmed or not).
         rate = voice.codes.shape[0] / (int(enroll[0]) - 2) if int(enroll[0]) > 2 else None
-        count = self._count_tokens
-        pieces = split_text(req.text, opts.max_text_tokens, count) if opts.max_text_tokens else [req.text.strip()]
+        whole = [req.text.strip()]
+        pieces = split_text(req.text, opts.max_text_tokens, self._count_tokens) if opts.max_text_tokens else whole
         jobs = []
         for k, piece in enumerate(pieces):
-            if count(piece) == 0:
+            tokens = self._tokens(piece)
+            if not tokens:
                 raise InvalidInputError(f"the text {piece!r} gives no tokens to speak; check its language")
             # As lifeiteng/vall-e's infer.py: one string "{prompt text} {text}", tokenized together.
             ids, _ = collate([self._tokens(f"{voice.text} {piece}".strip())], [piece])
             label = name if len(pieces) == 1 else f"{name} (sentence {k + 1}/{len(pieces)})"
-            jobs.append(_Job(index, label, opts, piece, ids[0], int(enroll[0]), prompt, rate))
+            jobs.append(_Job(index, label, opts, tokens, ids[0], int(enroll[0]), prompt, rate))
         return jobs
 
     def _tokens(self, text: str) -> list[str]:
@@ -608,7 +609,7 @@ class Synthesizer:
     def _best_of(self, jobs: list[_Job], n: int) -> BestOfN:
         """The `choose` rule for N draws of each job (its targets: each piece's phonemes alone)."""
         collate = self.collater(jobs[0].options.unknown_symbols)
-        targets = [collate([self._tokens(j.text)], [j.text])[0][0, 1:-1] for j in jobs]
+        targets = [collate([j.tokens])[0][0, 1:-1] for j in jobs]
         return BestOfN(self.code_reader(), targets, collate.idx2token, n)
 
     def _decode_batch(self, jobs: list[_Job], opts: SynthesisOptions) -> list[Tensor]:
