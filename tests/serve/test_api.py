@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,6 +73,32 @@ def test_speech_formats_carry_the_same_samples(client: TestClient, prompt_bytes:
     assert pcm.headers["content-type"] == "audio/pcm"
     assert np.array_equal(flac, wav)  # same seed, same audio; flac is lossless at 16 bits
     assert np.array_equal(np.frombuffer(pcm.content, "<i2") / 32768.0, wav)
+
+
+def test_a_request_sets_its_draws_and_gets_the_one_the_reader_keeps(tmp_path: Path, prompt_bytes: bytes) -> None:
+    import torch
+
+    from valle.infer.api import debug_synthesizer
+    from valle.infer.sampling import candidate_seed
+    from valle.models.code_reader import CodeReader, CodeReaderConfig, save_reader
+    from valle.serve import ServeConfig, create_app
+
+    probe = debug_synthesizer()
+    reader = CodeReader(CodeReaderConfig(vocab=probe.collater().idx2token, dim=8))
+    save_reader(reader, tmp_path / "reader.pt", probe.codec.identity, {})
+    synth = debug_synthesizer(reader=tmp_path / "reader.pt")
+    app = create_app(synth, ServeConfig(voices_dir=tmp_path / "voices", max_audio_seconds=0.5))
+    with TestClient(app) as c:
+        add_voice(c, prompt_bytes)
+        body = {"input": "Hello there.", "voice": "alice", "response_format": "pcm"}
+        alone = [c.post("/v1/audio/speech", json={**body, "seed": candidate_seed(3, k)}).content for k in range(2)]
+        assert alone[0] != alone[1]
+        for pick in range(2):  # force the reader's scores: the draw it scores lowest is the answer
+            scores = torch.full((2,), 5.0)
+            scores[pick] = 1.0
+            synth.code_reader().ctc_loss = lambda *args, s=scores: s  # type: ignore[method-assign]
+            r = c.post("/v1/audio/speech", json={**body, "seed": 3, "candidates": 2})
+            assert r.status_code == 200 and r.content == alone[pick]
 
 
 def test_default_voice_is_used_when_none_is_named(make_app, prompt_bytes: bytes) -> None:

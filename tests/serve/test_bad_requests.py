@@ -39,6 +39,10 @@ BAD_SPEECH: list[tuple[str, dict[str, Any], int, str]] = [
     ("infinite top_p", {"content": b'{"input": "hi", "voice": "alice", "top_p": Infinity}', "headers": JSON}, 400,
      "field 'top_p': Input should be a finite number"),
     ("negative seed", {"json": {"input": "hi", "voice": "alice", "seed": -1}}, 400, "seed"),
+    ("zero candidates", {"json": {"input": "hi", "voice": "alice", "candidates": 0}}, 400, "candidates"),
+    ("17 candidates", {"json": {"input": "hi", "voice": "alice", "candidates": 17}}, 400, "candidates"),
+    ("draws with no reader for the codec", {"json": {"input": "hi", "voice": "alice", "candidates": 2}}, 400,
+     "reads another codec's codes than this model's"),
     ("speed", {"json": {"input": "hi", "voice": "alice", "speed": 1.5}}, 400, "speed 1.5 is not supported"),
     ("symbols the model lacks", {"json": {"input": "日本語 ☃", "voice": "alice"}}, 400, "symbol table lacks"),
 ]

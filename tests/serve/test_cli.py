@@ -25,7 +25,7 @@ def test_help_lists_the_server_flags(capsys: pytest.CaptureFixture[str]) -> None
     assert info.value.code == 0
     out = capsys.readouterr().out
     for flag in ["--checkpoint", "--host", "--port", "--voices", "--api-key", "--max-batch", "--max-wait-ms",
-                 "--max-queue", "--request-timeout", "--max-input-chars", "--max-upload-mb"]:  # fmt: skip
+                 "--max-queue", "--request-timeout", "--max-input-chars", "--max-upload-mb", "--candidates", "--reader"]:  # fmt: skip
         assert flag in out
 
 
@@ -36,6 +36,7 @@ def test_help_lists_the_server_flags(capsys: pytest.CaptureFixture[str]) -> None
         (["--max-wait-ms", "-1"], "--max-wait-ms must be >= 0"),
         (["--port", "70000"], "--port must be 1-65535"),
         (["--api-key", " "], "--api-key is empty"),
+        (["--candidates", "0"], "--candidates must be >= 1"),
     ],
 )
 def test_bad_settings_fail_before_loading_the_model(flags: list[str], words: str, tmp_path: Path,
@@ -73,3 +74,10 @@ def test_a_default_voice_not_saved_yet_is_a_warning(tmp_path: Path, capsys: pyte
     assert "nope.pt" in error
     assert main([*args, "--default-voice", "../x"]) == 2
     assert "voice id '../x' is not allowed" in capsys.readouterr().err
+
+
+def test_draws_without_a_reader_for_the_codec_fail_at_start(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The debug model's random codec is not the one the shipped reader reads: say so before serving anything."""
+    code = main(["serve", "--checkpoint", "debug", "--voices", str(tmp_path), "--port", free_port(), "--candidates", "2"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "reads another codec's codes than this model's" in err, err

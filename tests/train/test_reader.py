@@ -77,3 +77,50 @@ def test_reader_stops_at_the_time_limit_and_keeps_its_checkpoint(learnable_corpu
     train_reader(cfg)
     _, meta = load_reader(tmp_path / "r.pt")
     assert meta["extra"]["step"] == 1  # one step, then the time stop (and its dev evaluation)
+
+
+def test_reader_goes_on_from_init(learnable_corpus: Path, tmp_path: Path) -> None:
+    def run(out: str, epochs: int, init: Path | None = None) -> float:
+        cfg = ReaderTrainConfig(manifest_dir=learnable_corpus, out=tmp_path / out, max_duration=5.0, lr=5e-3,
+                                num_epochs=epochs, warmup_steps=5, dim=32, valid_interval=1000, num_workers=0,
+                                init=init)  # fmt: skip
+        return train_reader(cfg)
+
+    first = run("a.pt", 2)
+    steps = load_reader(tmp_path / "a.pt")[1]["extra"]["step"]
+    went_on = run("b.pt", 2, init=tmp_path / "a.pt")
+    scratch = run("c.pt", 2)
+    assert went_on < first  # it starts from a.pt's weights, not from scratch ...
+    assert went_on < scratch
+    reader, meta = load_reader(tmp_path / "b.pt")
+    assert meta["extra"]["init"] == str(tmp_path / "a.pt") and meta["extra"]["init_steps"] == steps
+    assert reader.config.dim == 32
+    # ... and never writes a reader worse than the one it started from (b.pt as loaded: float16 weights).
+    start = dev_loss(reader, _dev_loader(learnable_corpus))
+    cfg = ReaderTrainConfig(manifest_dir=learnable_corpus, out=tmp_path / "d.pt", max_duration=5.0, lr=1e-9,
+                            num_epochs=1, dim=32, num_workers=0, init=tmp_path / "b.pt")  # fmt: skip
+    assert train_reader(cfg) <= start
+
+
+def test_reader_init_must_fit_the_corpus(
+    learnable_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from valle.models.code_reader import CodeReader, CodeReaderConfig, save_reader
+
+    other_vocab = tmp_path / "vocab.pt"
+    save_reader(CodeReader(CodeReaderConfig(vocab=["<pad>", "a", "b"], dim=8)), other_vocab, CODEC, {})
+    collater = TextTokenCollater(SymbolTable.from_file(learnable_corpus / "unique_text_tokens.k2symbols").symbols)
+    other_codec = tmp_path / "codec.pt"
+    save_reader(CodeReader(CodeReaderConfig(vocab=list(collater.vocab), codebook_size=CODEC["codebook_size"], dim=8)),
+                other_codec, {**CODEC, "sample_rate": 16000}, {})  # fmt: skip
+    not_a_reader = tmp_path / "x.pt"
+    torch.save({"format": "something else"}, not_a_reader)
+    cases = [(tmp_path / "missing.pt", "does not exist"), (other_vocab, "other symbols or codes"),
+             (other_codec, "another codec"), (not_a_reader, "is not a code reader checkpoint")]  # fmt: skip
+    for init, message in cases:
+        argv = ["train-reader", "--manifest-dir", str(learnable_corpus), "--out", str(tmp_path / "r.pt"),
+                "--init", str(init), "--num-workers", "0"]  # fmt: skip
+        assert cli_main(argv) == 2, init
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r.pt").exists()

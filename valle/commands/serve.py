@@ -28,6 +28,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--text-tokens", type=Path, default=None, help="unique_text_tokens.k2symbols (lifeiteng/vall-e checkpoints)")
     g.add_argument("--codec", default=None, help="codec spec or file (default: the one the checkpoint records)")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    g.add_argument("--candidates", type=int, default=None,
+                   help="AR draws per text by default (requests may set their own); > 1 keeps the one the code "
+                        "reader reads most plainly (default: the checkpoint's recommendation)")  # fmt: skip
+    g.add_argument("--reader", type=Path, default=None,
+                   help="code reader for candidates > 1 (valle train-reader; default: the one shipped for the "
+                        "built-in codec)")  # fmt: skip
     g.add_argument("--num-threads", type=int, default=1,
                    help="torch CPU threads per stage (model and codec run on their own threads with --overlap-vocoder)")
     h = p.add_argument_group("server")
@@ -63,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         raise MissingDependencyError(
             f"valle serve needs {e.name or 'fastapi/uvicorn'}; install the serve extra: pip install -e '.[serve]'"
         ) from None
+    if args.candidates is not None and args.candidates < 1:
+        raise InvalidInputError(f"--candidates must be >= 1 draw per text, got {args.candidates}")
     if not 0 < args.port < 65536:
         raise InvalidInputError(f"--port must be 1-65535, got {args.port}")
     config = ServeConfig(
@@ -121,4 +129,10 @@ def _load(args: argparse.Namespace):
     from valle.utils import resolve_device, set_num_threads
 
     set_num_threads(args.num_threads)
-    return load_model(args.checkpoint, resolve_device(args.device), codec=args.codec, text_tokens=args.text_tokens)
+    synth = load_model(args.checkpoint, resolve_device(args.device), codec=args.codec, text_tokens=args.text_tokens,
+                       reader=args.reader)  # fmt: skip
+    if args.candidates is not None:
+        synth.options = synth.options.with_changes(candidates=args.candidates)
+    if synth.options.candidates > 1:
+        synth.code_reader()  # a missing or mismatched reader fails at start, not on the first request
+    return synth

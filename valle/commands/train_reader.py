@@ -28,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-workers", type=int, default=2, help="DataLoader worker processes")
     p.add_argument("--num-threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--seed", type=int, default=0, help="seeds the weights and the batch order")
+    p.add_argument("--init", type=Path, default=None,
+                   help="go on training this reader (same symbols and codec); its dev loss is the one to beat")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = ReaderTrainConfig(
         manifest_dir=args.manifest_dir, out=args.out, max_duration=args.max_duration, num_epochs=args.num_epochs,
         max_minutes=args.max_minutes, lr=args.lr, warmup_steps=args.warmup_steps, dim=args.dim,
-        valid_interval=args.valid_interval, num_workers=args.num_workers, seed=args.seed,
+        valid_interval=args.valid_interval, num_workers=args.num_workers, seed=args.seed, init=args.init,
     )  # fmt: skip
     best = train_reader(cfg)
     print(f"wrote {args.out} (dev loss {best:.4f} nats per phoneme)")

@@ -101,8 +101,12 @@ class SpeechEngine:
 
     # ------------------------------------------------------------------ requests
     def options_for(self, **sampling: object) -> SynthesisOptions:
-        """The server's options with the request's sampling fields (None = not given); checked."""
-        return self.options.with_changes(**{k: v for k, v in sampling.items() if v is not None})
+        """The server's options with the request's sampling fields (None = not given); checked, including that
+        a code reader is there when they ask for several draws."""
+        options = self.options.with_changes(**{k: v for k, v in sampling.items() if v is not None})
+        if options.candidates > 1:
+            self.synth.code_reader()  # loaded once; a missing or mismatched one is this request's 400
+        return options
 
     def check_voice(self, voice: Voice) -> None:
         """Raise `CheckpointError` if the voice was made with another codec than this model's."""

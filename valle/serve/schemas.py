@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_SEED = 2**63 - 1  # torch generators take 64-bit seeds
+MAX_CANDIDATES = 16  # each draw is a row of the AR batch: more would let one request crowd out the rest
 
 
 class SpeechRequest(BaseModel):
@@ -32,3 +33,7 @@ class SpeechRequest(BaseModel):
     top_p: float | None = Field(None, gt=0.0, le=1.0, allow_inf_nan=False, description="nucleus sampling threshold (1.0: off)")
     temperature: float | None = Field(None, gt=0.0, le=10.0, allow_inf_nan=False, description="sampling temperature (> 0)")
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="same seed and text: same audio")
+    candidates: int | None = Field(
+        None, ge=1, le=MAX_CANDIDATES,
+        description="AR draws per sentence; > 1 keeps the one the code reader reads most plainly (1: one draw)",
+    )  # fmt: skip

@@ -51,7 +51,8 @@ def speech_router(engine: SpeechEngine, store: VoiceStore, config: ServeConfig) 
                                 "(GET /v1/voices lists them, POST /v1/voices adds one)", "voice")  # fmt: skip
         voice = await run_in_threadpool(store.get, voice_id)
         engine.check_voice(voice)
-        options = engine.options_for(top_k=req.top_k, top_p=req.top_p, temperature=req.temperature, seed=req.seed)
+        options = engine.options_for(top_k=req.top_k, top_p=req.top_p, temperature=req.temperature, seed=req.seed,
+                                     candidates=req.candidates)  # fmt: skip
         job = SpeechJob(req.input, voice, options, name=f"request {next(request_ids)}")
         sr = engine.sample_rate
         if req.stream:

@@ -2,7 +2,9 @@
 
 It reads the same manifests as `valle train` (`cuts_{train,dev}.jsonl.gz` + the symbol table + codec.json), so a
 corpus tokenized once trains both.  It keeps the checkpoint with the lowest dev loss per target token (or the last
-one without a dev manifest), written atomically, and stops after `max_minutes` or `num_epochs`.
+one without a dev manifest), written atomically, and stops after `max_minutes` or `num_epochs`.  With `init` it
+goes on from an existing reader (same symbols and codec): its dev loss is the one to beat, so the written file is
+never worse than the one it started from.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class ReaderTrainConfig:
     valid_interval: int = 500  # steps between dev evaluations (and at every epoch end)
     num_workers: int = 2
     seed: int = 0
+    init: Path | None = None  # go on training this reader (its shape wins over `dim`)
 
 
 def _targets(batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
@@ -68,6 +71,24 @@ def dev_loss(reader: CodeReader, loader: Any) -> float:
     return total / max(tokens, 1)
 
 
+def _init_reader(
+    path: Path, vocab: list[str], codebook_size: int, codec: dict[str, Any] | None
+) -> tuple[CodeReader, dict[str, Any]]:
+    """The reader to go on from, checked against this corpus; its `extra` records where it came from."""
+    from valle.errors import InvalidInputError
+    from valle.models.code_reader import load_reader
+
+    if not Path(path).is_file():
+        raise InvalidInputError(f"--init {path} does not exist; give a reader written by 'valle train-reader'")
+    reader, info = load_reader(path)
+    if reader.config.vocab != vocab or reader.config.codebook_size != codebook_size:
+        raise InvalidInputError(f"--init {path} reads other symbols or codes than this corpus; train from scratch")
+    if info["codec"] != codec:
+        raise InvalidInputError(f"--init {path} was trained on another codec's codes than this corpus's")
+    before = info["extra"]
+    return reader, {"init": str(path), "init_steps": int(before.get("init_steps", 0)) + int(before.get("step", 0))}
+
+
 def train_reader(cfg: ReaderTrainConfig) -> float:
     """Train and write `cfg.out`; returns the kept checkpoint's dev loss per token (the last train loss if no dev)."""
     from tqdm import tqdm
@@ -81,13 +102,18 @@ def train_reader(cfg: ReaderTrainConfig) -> float:
     corpus = read_corpus_info(cfg.manifest_dir, data.text_tokens)
     collater = TextTokenCollater(corpus.symbols)
     codebook_size = int((corpus.codec or {}).get("codebook_size", 1024))
-    reader = CodeReader(CodeReaderConfig(vocab=list(collater.vocab), codebook_size=codebook_size, dim=cfg.dim))
+    if cfg.init is not None:
+        reader, extra = _init_reader(cfg.init, list(collater.vocab), codebook_size, corpus.codec)
+    else:
+        reader = CodeReader(CodeReaderConfig(vocab=list(collater.vocab), codebook_size=codebook_size, dim=cfg.dim))
+        extra = {}
+    reader.train()
     sampler, dataset, _ = build_train_data(data, collater, with_prompts=False, seed=cfg.seed)
     valid = build_valid_loader(data, collater, with_prompts=False, seed=cfg.seed)
     opt = torch.optim.AdamW(reader.parameters(), lr=cfg.lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup_steps))
     best, step, start = math.inf, 0, time.monotonic()
-    extra: dict[str, Any] = {"manifest_dir": str(cfg.manifest_dir)}
+    extra = {**extra, "manifest_dir": str(cfg.manifest_dir)}
 
     def checkpoint(loss: float, last_train: float) -> None:
         nonlocal best
@@ -99,6 +125,8 @@ def train_reader(cfg: ReaderTrainConfig) -> float:
 
     out_of_time = False
     running = math.nan
+    if cfg.init is not None and valid is not None:
+        checkpoint(dev_loss(reader, valid), running)  # the starting point is the one to beat
     for epoch in range(cfg.num_epochs):
         sampler.set_epoch(epoch)
         for batch in tqdm(make_loader(dataset, sampler, cfg.num_workers, cfg.seed + epoch), desc=f"epoch {epoch + 1}",
