@@ -115,6 +115,7 @@ async function synthesize() {
     top_p: numberField("top-p", parseFloat),
     temperature: numberField("temperature", parseFloat),
     seed: numberField("seed", (v) => parseInt(v, 10)),
+    candidates: numberField("candidates", (v) => parseInt(v, 10)),
   };
   $("synthesize").disabled = true;
   setStatus(status, "synthesizing…");
