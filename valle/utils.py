@@ -87,6 +87,24 @@ def set_num_threads(num_threads: int | None) -> None:
     torch.set_num_threads(num_threads)
 
 
+@contextlib.contextmanager
+def flush_denormals() -> Iterator[bool]:
+    """Treat denormal floats as zero on the CPU while inside (yields whether the CPU supports it).
+
+    Why: a trained, confident network's backward pass fills with denormals (probabilities of e-40 and their
+    gradients), which x86 CPUs compute on a slow path.  The code reader's training step took 2.5x as long from
+    its own checkpoint as from random weights (7.3 s against 2.9 s for the same batch); flushed, 2.9 s.  Values
+    that small carry nothing a float32 model can use.
+    """
+    import torch
+
+    on = torch.set_flush_denormal(True)
+    try:
+        yield on
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def resolve_device(spec: Any = None, local_rank: int = 0) -> Any:
     """The `torch.device` a `--device` value names, or an `InvalidInputError` in one line.
 

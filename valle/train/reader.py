@@ -91,6 +91,13 @@ def _init_reader(
 
 def train_reader(cfg: ReaderTrainConfig) -> float:
     """Train and write `cfg.out`; returns the kept checkpoint's dev loss per token (the last train loss if no dev)."""
+    from valle.utils import flush_denormals
+
+    with flush_denormals():  # a confident reader's backward is mostly denormals: 2.5x slower unflushed
+        return _train(cfg)
+
+
+def _train(cfg: ReaderTrainConfig) -> float:
     from tqdm import tqdm
 
     from valle.text import TextTokenCollater
