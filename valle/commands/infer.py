@@ -58,6 +58,14 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--num-threads", type=int, default=None, help="torch CPU threads (default: torch's)")
 
 
+def add_draw_arguments(g: Any, candidates_help: str) -> None:
+    """--candidates and --reader (best of N draws), shared with `valle serve`."""
+    g.add_argument("--candidates", type=int, default=None, help=candidates_help)
+    g.add_argument("--reader", type=Path, default=None,
+                   help="code reader for candidates > 1 (valle train-reader; default: the one shipped for the "
+                        "built-in codec)")  # fmt: skip
+
+
 FROM_CKPT = " (default: the checkpoint's setting, else the reference's)"
 
 
@@ -96,12 +104,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--nar-temperature", type=float, default=None,
                    help="0: decode the NAR's argmax codes; > 0: the codec decodes the expected code vector under "
                         "softmax(NAR logits / T) for codebooks 2-8 (the NAR never samples)")  # fmt: skip
-    s.add_argument("--candidates", type=int, default=None,
-                   help="AR draws per text; > 1 keeps the draw the code reader reads most plainly as the text "
-                        "(1: one draw)")  # fmt: skip
-    s.add_argument("--reader", type=Path, default=None,
-                   help="code reader for --candidates (valle train-reader; default: the one shipped for the "
-                        "built-in codec)")  # fmt: skip
+    add_draw_arguments(s, "AR draws per text; > 1 keeps the draw the code reader reads most plainly as the text "
+                          "(1: one draw)")  # fmt: skip
     s.add_argument("--max-text-tokens", type=int, default=None, help="split longer texts into sentences (0: never)")
     s.add_argument(
         "--no-kv-cache", action="store_true", help="re-run the whole sequence per step (the reference's way)"

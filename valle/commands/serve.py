@@ -15,6 +15,8 @@ import logging
 import os
 from pathlib import Path
 
+from valle.commands.infer import add_draw_arguments
+
 NAME = "serve"
 HELP = "serve an OpenAI-shaped speech API, voice uploads and a web page over HTTP"
 ENV_API_KEY = "VALLE_API_KEY"
@@ -28,12 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--text-tokens", type=Path, default=None, help="unique_text_tokens.k2symbols (lifeiteng/vall-e checkpoints)")
     g.add_argument("--codec", default=None, help="codec spec or file (default: the one the checkpoint records)")
     g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    g.add_argument("--candidates", type=int, default=None,
-                   help="AR draws per text by default (requests may set their own); > 1 keeps the one the code "
-                        "reader reads most plainly (default: the checkpoint's recommendation)")  # fmt: skip
-    g.add_argument("--reader", type=Path, default=None,
-                   help="code reader for candidates > 1 (valle train-reader; default: the one shipped for the "
-                        "built-in codec)")  # fmt: skip
+    add_draw_arguments(g, "AR draws per text by default (requests may set their own); > 1 keeps the one the code "
+                          "reader reads most plainly (default: the checkpoint's recommendation)")  # fmt: skip
     g.add_argument("--num-threads", type=int, default=1,
                    help="torch CPU threads per stage (model and codec run on their own threads with --overlap-vocoder)")
     h = p.add_argument_group("server")
