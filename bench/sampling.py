@@ -56,6 +56,9 @@ SETTINGS: dict[str, dict[str, object]] = {
     # best of N draws: the code reader (valle train-reader) keeps the draw whose codebook 1 it reads as the text
     "one draw's settings, best of 2 by the code reader": {**ONE_DRAW, "candidates": 2},
     "one draw's settings, best of 8 by the code reader": {**ONE_DRAW, "candidates": 8},
+    # more varied draws for the reader to choose from
+    "warmer draws (T 0.85), best of 4 by the code reader": {**SHIPPED, "temperature": 0.85},
+    "wider draws (top-k 20), best of 4 by the code reader": {**SHIPPED, "top_k": 20},
     # text guidance: for checkpoints trained with --text-dropout (valle.models.guidance)
     "guidance 1 on the recommended settings": {**ONE_DRAW, "guidance": 1.0},
     "guidance 2 on the recommended settings": {**ONE_DRAW, "guidance": 2.0},
