@@ -146,8 +146,7 @@ def load_synthesizer(args: argparse.Namespace, changes: dict[str, Any] | None = 
     synth = load_model(args.checkpoint, device, codec=args.codec, text_tokens=args.text_tokens, tokenizer=tokenizer,
                        voice_dir=args.voice_dir, reader=getattr(args, "reader", None))  # fmt: skip
     synth.options = synth.options.with_changes(**(changes or {}))
-    if synth.options.candidates > 1:
-        synth.code_reader()  # a missing or mismatched reader fails now, before any prompt is encoded
+    synth.require_reader(synth.options)  # before any prompt is encoded
     return synth
 
 

@@ -131,6 +131,5 @@ def _load(args: argparse.Namespace):
                        reader=args.reader)  # fmt: skip
     if args.candidates is not None:
         synth.options = synth.options.with_changes(candidates=args.candidates)
-    if synth.options.candidates > 1:
-        synth.code_reader()  # a missing or mismatched reader fails at start, not on the first request
+    synth.require_reader(synth.options)  # at start, not on the first request
     return synth

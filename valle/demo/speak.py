@@ -160,12 +160,11 @@ def speak_system(
     requests = [{"text": it.text, "prompt_audio": str(it.prompt), "prompt_text": it.prompt_text, "name": it.id}
                 for it in todo]
     opts = SynthesisOptions().with_changes(**(SAMPLING if sampling is None else sampling), max_new_frames=max_frames)
-    if opts.candidates > 1:
-        try:
-            synth.code_reader()  # type: ignore[attr-defined]
-        except ValleError as e:  # e.g. `--fit-codec`: the shipped reader reads the shipped codec's codes only
-            logger.warning("%s: %s; drawing once per text instead", folder.name, e)
-            opts = opts.with_changes(candidates=1)
+    try:
+        synth.require_reader(opts)  # type: ignore[attr-defined]
+    except ValleError as e:  # e.g. `--fit-codec`: the shipped reader reads the shipped codec's codes only
+        logger.warning("%s: %s; drawing once per text instead", folder.name, e)
+        opts = opts.with_changes(candidates=1)
     for r in requests:
         r["options"] = opts
     for it, result in zip(todo, synth.synthesize_batch(requests, on_error="skip")):  # type: ignore[attr-defined]

@@ -602,6 +602,12 @@ class Synthesizer:
             self._reader = find_reader(self.codec.identity, self.reader_path, self.device)
         return self._reader
 
+    def require_reader(self, options: SynthesisOptions) -> None:
+        """Load the code reader now if `options` draw more than once, so a missing or mismatched one fails before
+        any decoding (a command's start, a request's check) rather than midway."""
+        if options.candidates > 1:
+            self.code_reader()
+
     def code_reader_path(self) -> Path:
         """The file `code_reader` loads (an explicit reader, else the shipped one)."""
         return reader_file(self.reader_path)

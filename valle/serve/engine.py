@@ -104,8 +104,7 @@ class SpeechEngine:
         """The server's options with the request's sampling fields (None = not given); checked, including that
         a code reader is there when they ask for several draws."""
         options = self.options.with_changes(**{k: v for k, v in sampling.items() if v is not None})
-        if options.candidates > 1:
-            self.synth.code_reader()  # loaded once; a missing or mismatched one is this request's 400
+        self.synth.require_reader(options)  # loaded once; a missing or mismatched one is this request's 400
         return options
 
     def check_voice(self, voice: Voice) -> None:

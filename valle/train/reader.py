@@ -75,12 +75,10 @@ def _init_reader(
     path: Path, vocab: list[str], codebook_size: int, codec: dict[str, Any] | None
 ) -> tuple[CodeReader, dict[str, Any]]:
     """The reader to go on from, checked against this corpus; its `extra` records where it came from."""
-    from valle.errors import InvalidInputError
+    from valle.errors import InvalidInputError, require_file
     from valle.models.code_reader import load_reader
 
-    if not Path(path).is_file():
-        raise InvalidInputError(f"--init {path} does not exist; give a reader written by 'valle train-reader'")
-    reader, info = load_reader(path)
+    reader, info = load_reader(require_file(path, "--init", "give a reader written by 'valle train-reader'"))
     if reader.config.vocab != vocab or reader.config.codebook_size != codebook_size:
         raise InvalidInputError(f"--init {path} reads other symbols or codes than this corpus; train from scratch")
     if info["codec"] != codec:
