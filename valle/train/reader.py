@@ -80,9 +80,11 @@ def _init_reader(
 
     reader, info = load_reader(require_file(path, "--init", "give a reader written by 'valle train-reader'"))
     if reader.config.vocab != vocab or reader.config.codebook_size != codebook_size:
-        raise InvalidInputError(f"--init {path} reads other symbols or codes than this corpus; train from scratch")
+        raise InvalidInputError(f"--init {path} reads other symbols or codes than this corpus; train from scratch "
+                                "(leave --init out)")  # fmt: skip
     if info["codec"] != codec:
-        raise InvalidInputError(f"--init {path} was trained on another codec's codes than this corpus's")
+        raise InvalidInputError(f"--init {path} was trained on another codec's codes than this corpus's; "
+                                "train from scratch (leave --init out)")  # fmt: skip
     before = info["extra"]
     return reader, {"init": str(path), "init_steps": int(before.get("init_steps", 0)) + int(before.get("step", 0))}
 
